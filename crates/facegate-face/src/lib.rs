@@ -1,1 +1,27 @@
+//! Camera frame to face crop, the one implementation shared by training, evaluation and
+//! the browser: what was measured is what ships.
+//!
+//! frame ([`RgbImage`]) -> [`Detector`] -> [`Detection`] -> [`face_crop`] -> model input.
 
+mod crop;
+mod detector;
+mod error;
+mod image;
+mod resample;
+
+pub use crop::{Alignment, face_crop};
+pub use detector::{Detection, Detector, DetectorConfig, js_round, non_max_suppression};
+pub use error::FaceError;
+pub use image::{MAX_PIXELS, RgbImage};
+pub use resample::{crop_and_resize, resize_bilinear, rotated_crop};
+
+/// The single face a verification step works on; several or none is an error.
+/// `min_score` is the confidence above which a detection counts as a person in view.
+pub fn single_face(faces: &[Detection], min_score: f32) -> Result<&Detection, FaceError> {
+    let confident: Vec<&Detection> = faces.iter().filter(|f| f.score >= min_score).collect();
+    match confident.len() {
+        0 => Err(FaceError::NoFace),
+        1 => Ok(confident[0]),
+        count => Err(FaceError::SeveralFaces { count }),
+    }
+}

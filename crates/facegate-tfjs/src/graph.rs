@@ -54,7 +54,7 @@ impl Value {
             Value::Scalar(s) => return (vec![], vec![*s]),
             Value::Ints { shape, data } => return (shape.clone(), data.iter().map(|&v| v as f32).collect()),
         };
-        (self.tf_shape(), data.convert::<f32>().into_vec::<f32>().expect("f32 data"))
+        (self.tf_shape(), data.convert::<f32>().try_to_vec::<f32>().expect("f32 data"))
     }
 
     /// The activation as burn's NCHW tensor, for feature alignment and heads built on top.

@@ -91,10 +91,6 @@ impl NodeDef {
         self.attr.get(key)?.get("b")?.as_bool()
     }
 
-    pub fn attr_float(&self, key: &str) -> Option<f32> {
-        self.attr.get(key)?.get("f")?.as_f64().map(|f| f as f32)
-    }
-
     /// TF stores strings base64-encoded in the JSON graph.
     pub fn attr_string(&self, key: &str) -> Option<String> {
         let s = self.attr.get(key)?.get("s")?.as_str()?;

@@ -1,0 +1,72 @@
+//! Face crops: the square detector box, resampled to the size a model wants.
+
+use crate::detector::Detection;
+use crate::image::RgbImage;
+use crate::resample::{crop_and_resize, rotated_crop};
+
+/// How the square around a face is cut out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Alignment {
+    /// Axis-aligned, exactly as the human library cuts it (TF `cropAndResize`).
+    #[default]
+    None,
+    /// Rotated about the box centre so the eyes are level.
+    Roll,
+}
+
+/// HWC f32 crop in 0..255, `size`x`size`, of the detection's square box.
+pub fn face_crop(img: &RgbImage, face: &Detection, size: usize, alignment: Alignment) -> Vec<f32> {
+    let [x1, y1, x2, y2] = face.square;
+    match alignment {
+        Alignment::None => {
+            let (h, w) = (img.height() as f64, img.width() as f64);
+            crop_and_resize(img, (y1 / h) as f32, (x1 / w) as f32, (y2 / h) as f32, (x2 / w) as f32, size, size)
+        }
+        Alignment::Roll => rotated_crop(img, (x1 + x2) / 2.0, (y1 + y2) / 2.0, x2 - x1, face.roll(), size),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two bright dots on a tilted line stand in for the eyes.
+    #[test]
+    fn roll_alignment_levels_the_eyes() {
+        let (w, h) = (64usize, 64usize);
+        let mut data = vec![0u8; w * h * 3];
+        let eyes = [[22.0f64, 26.0], [42.0, 38.0]]; // ~31 degrees of roll
+        for e in eyes {
+            for dy in -1i32..=1 {
+                for dx in -1i32..=1 {
+                    let (x, y) = ((e[0] as i32 + dx) as usize, (e[1] as i32 + dy) as usize);
+                    data[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&[255, 255, 255]);
+                }
+            }
+        }
+        let img = RgbImage::from_rgb(w, h, data).unwrap();
+        let mut landmarks = [[0.0; 2]; 6];
+        landmarks[0] = [eyes[0][0] + 0.5, eyes[0][1] + 0.5];
+        landmarks[1] = [eyes[1][0] + 0.5, eyes[1][1] + 0.5];
+        let face = Detection { score: 1.0, raw_box: [16.0, 16.0, 48.0, 48.0], square: [12.0, 12.0, 52.0, 52.0], landmarks };
+        // Row of the brightest pixel in each half of the crop: one eye per half.
+        let eye_rows = |crop: &[f32]| {
+            let row_of_max = |x0: usize, x1: usize| {
+                let mut best = (0.0, 0);
+                for y in 0..40 {
+                    for x in x0..x1 {
+                        if crop[(y * 40 + x) * 3] > best.0 {
+                            best = (crop[(y * 40 + x) * 3], y);
+                        }
+                    }
+                }
+                best.1 as i32
+            };
+            (row_of_max(0, 20), row_of_max(20, 40))
+        };
+        let (l, r) = eye_rows(&face_crop(&img, &face, 40, Alignment::Roll));
+        assert!((l - r).abs() <= 1, "aligned crop has eyes on rows {l} and {r}");
+        let (l, r) = eye_rows(&face_crop(&img, &face, 40, Alignment::None));
+        assert!(r - l >= 8, "unaligned crop keeps the tilt ({l} vs {r})");
+    }
+}
