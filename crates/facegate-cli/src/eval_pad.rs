@@ -1,0 +1,102 @@
+//! `facegate eval pad`: presentation-attack detection metrics (ISO/IEC 30107-3).
+
+use crate::faces::{Cropper, check_dir};
+use crate::progress::Progress;
+use facegate_datasets::pad::{Label, Sample, folder, nuaa, replay};
+use facegate_face::Alignment;
+use facegate_metrics::{PadLabel, PadSample, eer_threshold, pad_report};
+use facegate_teachers::{Recipe, Task, Teacher};
+use serde_json::json;
+use std::path::PathBuf;
+
+/// Where test (and optionally dev) samples come from.
+#[derive(Default)]
+pub struct PadSources {
+    pub nuaa: Option<PathBuf>,
+    pub replay: Option<PathBuf>,
+    pub replay_sets: Vec<String>,
+    pub live: Vec<PathBuf>,
+    pub attack: Vec<(String, PathBuf)>,
+}
+
+impl PadSources {
+    pub fn is_empty(&self) -> bool {
+        self.nuaa.is_none() && self.replay.is_none() && self.live.is_empty() && self.attack.is_empty()
+    }
+
+    fn samples(&self, nuaa_split: &str) -> Result<Vec<Sample>, Box<dyn std::error::Error>> {
+        let mut out = Vec::new();
+        if let Some(dir) = &self.nuaa {
+            check_dir(dir)?;
+            out.extend(nuaa(dir, nuaa_split)?);
+        }
+        if let Some(dir) = &self.replay {
+            check_dir(dir)?;
+            out.extend(replay(dir, &self.replay_sets)?);
+        }
+        for dir in &self.live {
+            check_dir(dir)?;
+            out.extend(folder(dir, Label::Live)?);
+        }
+        for (kind, dir) in &self.attack {
+            check_dir(dir)?;
+            out.extend(folder(dir, Label::Attack(kind.clone()))?);
+        }
+        Ok(out)
+    }
+}
+
+pub struct PadArgs<'a> {
+    pub model: &'a str,
+    pub test: &'a PadSources,
+    /// NUAA's dev split is its official train list.
+    pub dev: &'a PadSources,
+    pub batch: usize,
+}
+
+pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    if args.test.is_empty() {
+        return Err("no test data: give --nuaa, --replay, --live or --attack".into());
+    }
+    let device = burn::tensor::Device::flex();
+    let teacher = Teacher::load(args.model, Recipe::Human, &device)?;
+    if teacher.spec.task != Task::Liveness {
+        return Err(format!("`{}` is not an anti-spoofing model", args.model).into());
+    }
+    let mut cropper = Cropper::new(&device, Alignment::None)?;
+    let test = args.test.samples("test")?;
+    let dev = if args.dev.is_empty() { Vec::new() } else { args.dev.samples("train")? };
+    let mut score = |samples: &[Sample], label: &str| -> Result<Vec<PadSample>, Box<dyn std::error::Error>> {
+        let mut out = Vec::with_capacity(samples.len());
+        let mut progress = Progress::new(&format!("pad {} {label}", args.model), samples.len());
+        for chunk in samples.chunks(args.batch.max(1)) {
+            let crops = chunk.iter().map(|s| cropper.crop(&s.path)).collect::<Result<Vec<_>, _>>()?;
+            let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
+            for (s, p) in chunk.iter().zip(teacher.predict(&refs)?) {
+                let label = match &s.label {
+                    Label::Live => PadLabel::Live,
+                    Label::Attack(k) => PadLabel::Attack(k.clone()),
+                };
+                out.push(PadSample { score: p[0], label });
+            }
+            progress.inc(chunk.len());
+        }
+        progress.finish();
+        Ok(out)
+    };
+    let dev_scores = score(&dev, "dev")?;
+    let test_scores = score(&test, "test")?;
+    let (threshold, source) = if dev_scores.is_empty() {
+        (eer_threshold(&test_scores), "eer-on-test")
+    } else {
+        (eer_threshold(&dev_scores), "eer-on-dev")
+    };
+    let report = pad_report(&test_scores, threshold);
+    let mut out = serde_json::to_value(&report)?;
+    let obj = out.as_object_mut().expect("report is an object");
+    obj.insert("model".into(), json!(args.model));
+    obj.insert("threshold_from".into(), json!(source));
+    obj.insert("no_face".into(), json!(cropper.missed.len()));
+    obj.insert("no_face_files".into(), json!(cropper.missed));
+    Ok(out)
+}

@@ -1,0 +1,153 @@
+//! `facegate`: evaluate face models with the standard protocols (and, later, train and export).
+
+mod eval_lfw;
+mod eval_pad;
+mod faces;
+mod progress;
+
+use clap::{Parser, Subcommand};
+use facegate_face::Alignment;
+use facegate_teachers::Recipe;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "facegate", version, about = "Face authentication models: evaluation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Measure a model on a standard protocol.
+    Eval {
+        #[command(subcommand)]
+        what: Eval,
+    },
+}
+
+#[derive(Subcommand)]
+enum Eval {
+    /// LFW View 2: 10-fold verification accuracy, TAR at FAR 1e-3, ROC AUC.
+    Lfw {
+        /// faceres | faceres-deep
+        #[arg(long)]
+        model: String,
+        /// LFW folder with pairs.txt and <Person>/<Person>_NNNN.jpg
+        #[arg(long)]
+        data: PathBuf,
+        /// Evaluate only the first K folds (quick checks; one fold picks its own threshold).
+        #[arg(long)]
+        folds: Option<usize>,
+        /// Descriptor preprocessing: human (RGB 0..255) or hse (BGR, Caffe mean).
+        #[arg(long, default_value = "human")]
+        recipe: Recipe,
+        /// Roll-align crops on the eye line.
+        #[arg(long)]
+        align: bool,
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        /// Also write the metrics as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Presentation-attack detection: APCER per attack kind, BPCER, ACER, HTER, AUC.
+    ///
+    /// The threshold is the EER point of the dev data when given (--dev-*), otherwise of the
+    /// test data itself (reported as such).
+    Pad {
+        /// antispoof | liveness
+        #[arg(long)]
+        model: String,
+        /// NUAA folder: its official test split is scored.
+        #[arg(long)]
+        nuaa: Option<PathBuf>,
+        /// Replay folder of <set>/{real,fake}.
+        #[arg(long)]
+        replay: Option<PathBuf>,
+        /// Only these replay sets (comma-separated; default all).
+        #[arg(long, value_delimiter = ',')]
+        replay_sets: Vec<String>,
+        /// A folder of live faces (repeatable).
+        #[arg(long)]
+        live: Vec<PathBuf>,
+        /// KIND=DIR: a folder of attacks of one kind (repeatable), e.g. print=./prints
+        #[arg(long, value_parser = parse_attack)]
+        attack: Vec<(String, PathBuf)>,
+        /// NUAA folder whose official train split is the dev data.
+        #[arg(long)]
+        dev_nuaa: Option<PathBuf>,
+        #[arg(long)]
+        dev_replay: Option<PathBuf>,
+        #[arg(long, value_delimiter = ',')]
+        dev_replay_sets: Vec<String>,
+        #[arg(long)]
+        dev_live: Vec<PathBuf>,
+        #[arg(long, value_parser = parse_attack)]
+        dev_attack: Vec<(String, PathBuf)>,
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+fn parse_attack(s: &str) -> Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((k, d)) if !k.is_empty() && !d.is_empty() => Ok((k.to_string(), PathBuf::from(d))),
+        _ => Err(format!("`{s}` is not KIND=DIR")),
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.to_string().replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let (report, json) = match cli.command {
+        Command::Eval { what: Eval::Lfw { model, data, folds, recipe, align, batch, json } } => {
+            let alignment = if align { Alignment::Roll } else { Alignment::None };
+            let args = eval_lfw::LfwArgs { model: &model, data: &data, folds, recipe, alignment, batch };
+            (eval_lfw::run(&args)?, json)
+        }
+        Command::Eval {
+            what:
+                Eval::Pad {
+                    model,
+                    nuaa,
+                    replay,
+                    replay_sets,
+                    live,
+                    attack,
+                    dev_nuaa,
+                    dev_replay,
+                    dev_replay_sets,
+                    dev_live,
+                    dev_attack,
+                    batch,
+                    json,
+                },
+        } => {
+            let test = eval_pad::PadSources { nuaa, replay, replay_sets, live, attack };
+            let dev = eval_pad::PadSources { nuaa: dev_nuaa, replay: dev_replay, replay_sets: dev_replay_sets, live: dev_live, attack: dev_attack };
+            (eval_pad::run(&eval_pad::PadArgs { model: &model, test: &test, dev: &dev, batch })?, json)
+        }
+    };
+    let mut shown = report.clone();
+    if let Some(obj) = shown.as_object_mut() {
+        obj.remove("no_face_files");
+    }
+    println!("{}", serde_json::to_string_pretty(&shown)?);
+    if let Some(path) = json {
+        std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}

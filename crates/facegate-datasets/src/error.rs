@@ -1,0 +1,18 @@
+use std::path::PathBuf;
+
+/// Dataset problems always name the file, so a bad folder is fixed in one look.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}:{line}: {reason}")]
+    Malformed { path: PathBuf, line: usize, reason: String },
+    #[error("{path}: cannot decode image: {reason}")]
+    Image { path: PathBuf, reason: String },
+    #[error("{path}: no images found")]
+    Empty { path: PathBuf },
+}
+
+pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
+    move |source| DataError::Io { path: path.to_path_buf(), source }
+}

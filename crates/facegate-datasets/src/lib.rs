@@ -1,0 +1,10 @@
+//! The datasets' on-disk layouts, read in one place so the training and evaluation
+//! commands agree on what a "test split" is. Nothing here runs a model.
+
+mod error;
+mod image_io;
+pub mod lfw;
+pub mod pad;
+
+pub use error::DataError;
+pub use image_io::{images_in, is_image, load_rgb};
