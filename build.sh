@@ -27,9 +27,10 @@ setup() {
     log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes)"
     cargo install -q wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION"
   fi
-  if [[ ! -f node_modules/.package-lock.json ]] || ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
+  if ! cmp -s package-lock.json node_modules/.facegate-lock 2>/dev/null; then
     log "npm ci (pinned teacher models and tfjs reference runner)"
     npm ci --no-audit --no-fund --loglevel=error
+    cp package-lock.json node_modules/.facegate-lock
   fi
   log "setup done"
 }
@@ -48,17 +49,21 @@ baselines() {
   build
   mkdir -p results
   local fg=target/release/facegate
-  for m in faceres faceres-deep; do
-    for r in human hse; do
-      log "LFW $m ($r)"
-      $fg eval lfw --model $m --recipe $r --data "$DATA/lfw" --json results/lfw-$m-$r.json >/dev/null
-    done
+  local lfw=(
+    "faceres human" "faceres hse" "faceres hse --align"
+    "faceres-deep human" "faceres-deep hse"
+  )
+  for run in "${lfw[@]}"; do
+    set -- $run
+    local name="lfw-$1-$2${3:+-aligned}"
+    log "$name"
+    $fg eval lfw --model "$1" --recipe "$2" ${3:-} --data "$DATA/lfw" --json "results/$name.json" >/dev/null
   done
   for m in antispoof liveness; do
-    log "PAD $m NUAA"
-    $fg eval pad --model $m --nuaa "$DATA/nuaa" --dev-nuaa "$DATA/nuaa" --json results/pad-$m-nuaa.json >/dev/null
-    log "PAD $m replay"
-    $fg eval pad --model $m --replay "$DATA/replay" --json results/pad-$m-replay.json >/dev/null
+    log "pad-$m-nuaa"
+    $fg eval pad --model $m --nuaa "$DATA/nuaa" --dev-nuaa "$DATA/nuaa" --json "results/pad-$m-nuaa.json" >/dev/null
+    log "pad-$m-replay"
+    $fg eval pad --model $m --replay "$DATA/replay" --json "results/pad-$m-replay.json" >/dev/null
   done
 }
 
