@@ -1,7 +1,7 @@
 //! Dataset image -> the face crop every model reads, through the shared pipeline.
 
 use facegate_datasets::{DataError, load_rgb};
-use facegate_face::{Alignment, Detection, Detector, DetectorConfig, RgbImage, face_crop, resize_bilinear};
+use facegate_face::{Alignment, Detector, DetectorConfig, central_face, face_crop, resize_bilinear};
 use facegate_teachers::{CROP, teachers_dir};
 use facegate_tfjs::GraphModel;
 use std::path::Path;
@@ -24,7 +24,7 @@ impl Cropper {
     pub fn crop(&mut self, path: &Path) -> Result<Vec<f32>, Box<dyn std::error::Error>> {
         let img = load_rgb(path)?;
         let faces = self.detector.detect(&img)?;
-        match subject(&faces, &img) {
+        match central_face(&faces, img.width(), img.height()) {
             Some(face) => Ok(face_crop(&img, face, CROP, self.alignment)),
             None => {
                 self.missed.push(path.display().to_string());
@@ -32,21 +32,6 @@ impl Cropper {
             }
         }
     }
-}
-
-/// Dataset images show one subject, centred; bystanders or false positives may also be
-/// detected. Take the confident face nearest the centre, else the most confident one.
-pub fn subject<'a>(faces: &'a [Detection], img: &RgbImage) -> Option<&'a Detection> {
-    let (cx, cy) = (img.width() as f64 / 2.0, img.height() as f64 / 2.0);
-    let dist = |f: &Detection| {
-        let (x, y) = ((f.raw_box[0] + f.raw_box[2]) / 2.0, (f.raw_box[1] + f.raw_box[3]) / 2.0);
-        (x - cx).powi(2) + (y - cy).powi(2)
-    };
-    faces
-        .iter()
-        .filter(|f| f.score >= 0.5)
-        .min_by(|a, b| dist(a).total_cmp(&dist(b)))
-        .or_else(|| faces.first())
 }
 
 pub fn check_dir(path: &Path) -> Result<(), DataError> {

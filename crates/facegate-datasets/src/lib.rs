@@ -4,7 +4,9 @@
 mod error;
 mod image_io;
 pub mod lfw;
+pub mod cache;
 pub mod pad;
+pub mod splits;
 
 pub use error::DataError;
 pub use image_io::{images_in, is_image, load_rgb};

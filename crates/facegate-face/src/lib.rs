@@ -25,3 +25,14 @@ pub fn single_face(faces: &[Detection], min_score: f32) -> Result<&Detection, Fa
         count => Err(FaceError::SeveralFaces { count }),
     }
 }
+
+/// Dataset images show one subject, centred; bystanders or false positives may also be
+/// detected. Takes the confident (>= 0.5) face nearest the centre, else the most confident.
+pub fn central_face(faces: &[Detection], width: usize, height: usize) -> Option<&Detection> {
+    let (cx, cy) = (width as f64 / 2.0, height as f64 / 2.0);
+    let dist = |f: &Detection| {
+        let (x, y) = ((f.raw_box[0] + f.raw_box[2]) / 2.0, (f.raw_box[1] + f.raw_box[3]) / 2.0);
+        (x - cx).powi(2) + (y - cy).powi(2)
+    };
+    faces.iter().filter(|f| f.score >= 0.5).min_by(|a, b| dist(a).total_cmp(&dist(b))).or_else(|| faces.first())
+}
