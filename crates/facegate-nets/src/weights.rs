@@ -1,0 +1,273 @@
+//! facegate's weight file: small, float16, and refused loudly when it is not what the loader
+//! expects. Layout (little endian):
+//!
+//! ```text
+//! magic "FGWT" | u16 format version | u64 file length | u32 meta length | meta JSON | u32 tensor count |
+//! per tensor: u16 name length, name, u8 rank, u32 dims..., f16 values |
+//! u32 CRC-32 of everything before it
+//! ```
+//! `meta` carries the architecture id, input size and normalisation, thresholds and the
+//! metrics the weights reached.
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::{Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+pub const MAGIC: &[u8; 4] = b"FGWT";
+pub const FORMAT_VERSION: u16 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeightsMeta {
+    pub arch: String,
+    pub input: usize,
+    /// How pixels are scaled, e.g. "rgb/127.5-1".
+    pub normalisation: String,
+    #[serde(default)]
+    pub thresholds: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub metrics: serde_json::Map<String, serde_json::Value>,
+    /// How to reproduce these weights.
+    #[serde(default)]
+    pub command: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum WeightsError {
+    #[error("not a facegate weight file (bad magic)")]
+    Magic,
+    #[error("weight file format {found} is not supported (this build reads {FORMAT_VERSION})")]
+    Version { found: u16 },
+    #[error("weight file is truncated")]
+    Truncated,
+    #[error("weight file is corrupt (checksum mismatch)")]
+    Checksum,
+    #[error("weight file is for `{found}`, expected `{expected}`")]
+    Arch { found: String, expected: String },
+    #[error("weight file does not fit the network: {0}")]
+    Mismatch(String),
+    #[error("weight file metadata: {0}")]
+    Meta(String),
+}
+
+struct Collect {
+    path: Vec<String>,
+    tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
+}
+
+impl ModuleVisitor for Collect {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let t = param.val();
+        let data = t.to_data().convert::<f32>().try_to_vec::<f32>().expect("f32 params");
+        self.tensors.push((self.path.join("."), t.dims().to_vec(), data));
+    }
+}
+
+struct Assign {
+    path: Vec<String>,
+    tensors: std::vec::IntoIter<(String, Vec<usize>, Vec<f32>)>,
+    error: Option<String>,
+}
+
+impl ModuleMapper for Assign {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let here = self.path.join(".");
+        let Some((name, shape, data)) = self.tensors.next() else {
+            self.error.get_or_insert(format!("no tensor for `{here}`"));
+            return param;
+        };
+        let want = param.val().dims().to_vec();
+        if name != here || shape != want {
+            self.error.get_or_insert(format!("`{name}` {shape:?} where the network has `{here}` {want:?}"));
+            return param;
+        }
+        let device = param.val().device();
+        param.map(|_| Tensor::<D>::from_data(TensorData::new(data, shape), &device))
+    }
+}
+
+/// Serialises every float tensor of `module` (parameters and running statistics) as f16.
+pub fn to_bytes<M: Module>(module: &M, meta: &WeightsMeta) -> Vec<u8> {
+    let mut c = Collect { path: Vec::new(), tensors: Vec::new() };
+    module.visit(&mut c);
+    let meta = serde_json::to_vec(meta).expect("meta serialises");
+    let mut out = Vec::new();
+    out.extend(MAGIC);
+    out.extend(FORMAT_VERSION.to_le_bytes());
+    out.extend(0u64.to_le_bytes()); // file length, patched below
+    out.extend((meta.len() as u32).to_le_bytes());
+    out.extend(&meta);
+    out.extend((c.tensors.len() as u32).to_le_bytes());
+    for (name, shape, data) in &c.tensors {
+        out.extend((name.len() as u16).to_le_bytes());
+        out.extend(name.as_bytes());
+        out.push(shape.len() as u8);
+        for d in shape {
+            out.extend((*d as u32).to_le_bytes());
+        }
+        for v in data {
+            out.extend(half::f16::from_f32(*v).to_le_bytes());
+        }
+    }
+    let total = (out.len() + 4) as u64;
+    out[6..14].copy_from_slice(&total.to_le_bytes());
+    let crc = crc32(&out);
+    out.extend(crc.to_le_bytes());
+    out
+}
+
+/// Reads the header and checksum only.
+pub fn read_meta(bytes: &[u8]) -> Result<WeightsMeta, WeightsError> {
+    Ok(parse(bytes)?.0)
+}
+
+/// Loads weights into `module`, checking magic, version, checksum, architecture and every
+/// tensor's name and shape; on any error the module is returned untouched inside the error path.
+pub fn load<M: Module>(module: M, bytes: &[u8], arch: &str) -> Result<(M, WeightsMeta), WeightsError> {
+    let (meta, tensors) = parse(bytes)?;
+    if meta.arch != arch {
+        return Err(WeightsError::Arch { found: meta.arch, expected: arch.into() });
+    }
+    let count = tensors.len();
+    let mut a = Assign { path: Vec::new(), tensors: tensors.into_iter(), error: None };
+    let module = module.map(&mut a);
+    if let Some(e) = a.error {
+        return Err(WeightsError::Mismatch(e));
+    }
+    if a.tensors.len() != 0 {
+        return Err(WeightsError::Mismatch(format!("{} of {count} tensors left over", a.tensors.len())));
+    }
+    Ok((module, meta))
+}
+
+type Tensors = Vec<(String, Vec<usize>, Vec<f32>)>;
+
+fn parse(bytes: &[u8]) -> Result<(WeightsMeta, Tensors), WeightsError> {
+    if bytes.len() < 4 || &bytes[..4] != MAGIC {
+        return Err(WeightsError::Magic);
+    }
+    let mut r = Reader { b: bytes, at: 4 };
+    let version = u16::from_le_bytes(r.take(2)?.try_into().unwrap());
+    if version != FORMAT_VERSION {
+        return Err(WeightsError::Version { found: version });
+    }
+    let total = u64::from_le_bytes(r.take(8)?.try_into().unwrap());
+    if (bytes.len() as u64) < total {
+        return Err(WeightsError::Truncated);
+    }
+    if bytes.len() as u64 != total || bytes.len() < 18 {
+        return Err(WeightsError::Checksum);
+    }
+    let (body, tail) = bytes.split_at(bytes.len() - 4);
+    if crc32(body) != u32::from_le_bytes(tail.try_into().unwrap()) {
+        return Err(WeightsError::Checksum);
+    }
+    let mut r = Reader { b: body, at: r.at };
+    let meta_len = r.u32()? as usize;
+    let meta: WeightsMeta = serde_json::from_slice(r.take(meta_len)?).map_err(|e| WeightsError::Meta(e.to_string()))?;
+    let n = r.u32()? as usize;
+    let mut tensors = Vec::with_capacity(n.min(4096));
+    for _ in 0..n {
+        let len = u16::from_le_bytes(r.take(2)?.try_into().unwrap()) as usize;
+        let name = String::from_utf8(r.take(len)?.to_vec()).map_err(|_| WeightsError::Meta("tensor name is not UTF-8".into()))?;
+        let rank = r.take(1)?[0] as usize;
+        let mut shape = Vec::with_capacity(rank);
+        for _ in 0..rank {
+            shape.push(r.u32()? as usize);
+        }
+        let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or(WeightsError::Truncated)?;
+        let raw = r.take(count.checked_mul(2).ok_or(WeightsError::Truncated)?)?;
+        let data = raw.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect();
+        tensors.push((name, shape, data));
+    }
+    if r.at != body.len() {
+        return Err(WeightsError::Mismatch("trailing bytes after the last tensor".into()));
+    }
+    Ok((meta, tensors))
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], WeightsError> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.b.len()).ok_or(WeightsError::Truncated)?;
+        let s = &self.b[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+    fn u32(&mut self) -> Result<u32, WeightsError> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
+    }
+}
+
+/// CRC-32 (IEEE), bitwise: weight files are read once, speed does not matter.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::padnet::{PADNET_ARCH, PADNET_INPUT, PadNet, padnet_input};
+    use burn::tensor::Device;
+
+    fn meta() -> WeightsMeta {
+        WeightsMeta { arch: PADNET_ARCH.into(), input: PADNET_INPUT, normalisation: "rgb/127.5-1".into(), ..Default::default() }
+    }
+
+    impl Default for WeightsMeta {
+        fn default() -> Self {
+            Self { arch: String::new(), input: 0, normalisation: String::new(), thresholds: Default::default(), metrics: Default::default(), command: String::new() }
+        }
+    }
+
+    #[test]
+    fn crc_matches_the_standard_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn round_trip_keeps_outputs_and_rejects_bad_files() {
+        let device = Device::flex();
+        let net = PadNet::new(&device).valid();
+        let crop: Vec<f32> = (0..PADNET_INPUT * PADNET_INPUT * 3).map(|i| (i % 251) as f32).collect();
+        let before = net.forward(padnet_input(&[&crop], &device)).into_data().try_to_vec::<f32>().unwrap();
+        let bytes = to_bytes(&net, &meta());
+        let (loaded, m) = load(PadNet::new(&device), &bytes, PADNET_ARCH).unwrap();
+        assert_eq!(m, meta());
+        let after = loaded.valid().forward(padnet_input(&[&crop], &device)).into_data().try_to_vec::<f32>().unwrap();
+        assert!((before[0] - after[0]).abs() < 1e-2 * before[0].abs().max(1.0), "{before:?} vs {after:?}");
+
+        assert_eq!(load(PadNet::new(&device), &bytes[..bytes.len() / 2], PADNET_ARCH).err(), Some(WeightsError::Truncated));
+        let mut tampered = bytes.clone();
+        tampered[bytes.len() / 2] ^= 0x40;
+        assert_eq!(load(PadNet::new(&device), &tampered, PADNET_ARCH).err(), Some(WeightsError::Checksum));
+        let mut version = bytes.clone();
+        version[4] = 9;
+        assert_eq!(load(PadNet::new(&device), &version, PADNET_ARCH).err(), Some(WeightsError::Version { found: 9 }));
+        assert_eq!(load(PadNet::new(&device), b"PK\x03\x04zip", PADNET_ARCH).err(), Some(WeightsError::Magic));
+        assert!(matches!(load(PadNet::new(&device), &bytes, "student-v1"), Err(WeightsError::Arch { .. })));
+        assert_eq!(load(PadNet::new(&device), &[], PADNET_ARCH).err(), Some(WeightsError::Magic));
+    }
+}
