@@ -54,6 +54,15 @@ pub struct FaceCache {
 }
 
 impl FaceCache {
+    /// A cache held only in memory (synthetic data in tests, or crops made elsewhere).
+    pub fn from_parts(index: Index, crops: Vec<u8>) -> Result<Self, String> {
+        let want = index.records.len() * index.size * index.size * 3;
+        if crops.len() != want {
+            return Err(format!("{} crop bytes for {} records of {}px (need {want})", crops.len(), index.records.len(), index.size));
+        }
+        Ok(Self { index, crops })
+    }
+
     pub fn len(&self) -> usize {
         self.index.records.len()
     }

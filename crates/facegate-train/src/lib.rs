@@ -1,0 +1,7 @@
+//! Training for facegate's own networks: augmentation, a seeded loop that checkpoints every
+//! epoch and resumes, and the anti-spoofing teacher recipe.
+
+pub mod augment;
+pub mod checkpoint;
+pub mod pad_teacher;
+pub mod rng;
