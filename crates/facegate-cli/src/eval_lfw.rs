@@ -5,7 +5,7 @@ use crate::progress::Progress;
 use facegate_datasets::lfw::read_pairs;
 use facegate_face::Alignment;
 use facegate_metrics::{Pair, auc, kfold_accuracy, tar_at_far};
-use facegate_teachers::{Recipe, Task, Teacher};
+use facegate_teachers::{CROP, Recipe, Task, Teacher};
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -37,7 +37,7 @@ pub fn run(args: &LfwArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
     let mut embeddings: HashMap<PathBuf, Vec<f32>> = HashMap::new();
     let mut progress = Progress::new(&format!("lfw {}", args.model), images.len());
     for chunk in images.chunks(args.batch.max(1)) {
-        let crops = chunk.iter().map(|p| cropper.crop(p)).collect::<Result<Vec<_>, _>>()?;
+        let crops = chunk.iter().map(|p| cropper.crop(p, CROP)).collect::<Result<Vec<_>, _>>()?;
         let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
         for (path, e) in chunk.iter().zip(teacher.predict(&refs)?) {
             embeddings.insert(path.clone(), e);

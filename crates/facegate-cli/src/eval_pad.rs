@@ -5,9 +5,60 @@ use crate::progress::Progress;
 use facegate_datasets::pad::{Label, Sample, folder, nuaa, replay};
 use facegate_face::Alignment;
 use facegate_metrics::{PadLabel, PadSample, eer_threshold, pad_report};
-use facegate_teachers::{Recipe, Task, Teacher};
+use burn::module::Module;
+use facegate_nets::weights::{WeightsMeta, load};
+use facegate_nets::{PADNET_ARCH, PADNET_INPUT, PadNet};
+use facegate_teachers::{CROP, Recipe, Task, Teacher};
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// A pretrained teacher by name, or one of our weight files by path.
+pub enum PadModel {
+    Teacher(Teacher),
+    Net { net: PadNet, meta: WeightsMeta },
+}
+
+impl PadModel {
+    pub fn load(model: &str) -> Result<Self, Box<dyn std::error::Error>> {
+        let device = burn::tensor::Device::flex();
+        if Path::new(model).is_file() {
+            let bytes = std::fs::read(model).map_err(|e| format!("{model}: {e}"))?;
+            let (net, meta) = load(PadNet::new(&device), &bytes, PADNET_ARCH).map_err(|e| format!("{model}: {e}"))?;
+            return Ok(PadModel::Net { net: net.valid(), meta });
+        }
+        let teacher = Teacher::load(model, Recipe::Human, &device)?;
+        if teacher.spec.task != Task::Liveness {
+            return Err(format!("`{model}` is not an anti-spoofing model").into());
+        }
+        Ok(PadModel::Teacher(teacher))
+    }
+
+    pub fn crop_size(&self) -> usize {
+        match self {
+            PadModel::Teacher(_) => CROP,
+            PadModel::Net { .. } => PADNET_INPUT,
+        }
+    }
+
+    /// P(live) per crop.
+    pub fn scores(&self, crops: &[Vec<f32>]) -> Result<Vec<f32>, Box<dyn std::error::Error>> {
+        Ok(match self {
+            PadModel::Teacher(t) => {
+                let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
+                t.predict(&refs)?.into_iter().map(|p| p[0]).collect()
+            }
+            PadModel::Net { net, .. } => facegate_train::pad_teacher::predict(net, crops, &burn::tensor::Device::flex()),
+        })
+    }
+
+    /// The operating threshold stored with the weights (fixed on dev when they were made).
+    pub fn stored_threshold(&self) -> Option<f32> {
+        match self {
+            PadModel::Net { meta, .. } => meta.thresholds.get("liveness").and_then(|v| v.as_f64()).map(|v| v as f32),
+            PadModel::Teacher(_) => None,
+        }
+    }
+}
 
 /// Where test (and optionally dev) samples come from.
 #[derive(Default)]
@@ -59,10 +110,7 @@ pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
         return Err("no test data: give --nuaa, --replay, --live or --attack".into());
     }
     let device = burn::tensor::Device::flex();
-    let teacher = Teacher::load(args.model, Recipe::Human, &device)?;
-    if teacher.spec.task != Task::Liveness {
-        return Err(format!("`{}` is not an anti-spoofing model", args.model).into());
-    }
+    let model = PadModel::load(args.model)?;
     let mut cropper = Cropper::new(&device, Alignment::None)?;
     let test = args.test.samples("test")?;
     let dev = if args.dev.is_empty() { Vec::new() } else { args.dev.samples("train")? };
@@ -70,14 +118,13 @@ pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
         let mut out = Vec::with_capacity(samples.len());
         let mut progress = Progress::new(&format!("pad {} {label}", args.model), samples.len());
         for chunk in samples.chunks(args.batch.max(1)) {
-            let crops = chunk.iter().map(|s| cropper.crop(&s.path)).collect::<Result<Vec<_>, _>>()?;
-            let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
-            for (s, p) in chunk.iter().zip(teacher.predict(&refs)?) {
+            let crops = chunk.iter().map(|s| cropper.crop(&s.path, model.crop_size())).collect::<Result<Vec<_>, _>>()?;
+            for (s, p) in chunk.iter().zip(model.scores(&crops)?) {
                 let label = match &s.label {
                     Label::Live => PadLabel::Live,
                     Label::Attack(k) => PadLabel::Attack(k.clone()),
                 };
-                out.push(PadSample { score: p[0], label });
+                out.push(PadSample { score: p, label });
             }
             progress.inc(chunk.len());
         }
@@ -86,10 +133,10 @@ pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
     };
     let dev_scores = score(&dev, "dev")?;
     let test_scores = score(&test, "test")?;
-    let (threshold, source) = if dev_scores.is_empty() {
-        (eer_threshold(&test_scores), "eer-on-test")
-    } else {
-        (eer_threshold(&dev_scores), "eer-on-dev")
+    let (threshold, source) = match (dev_scores.is_empty(), model.stored_threshold()) {
+        (false, _) => (eer_threshold(&dev_scores), "eer-on-dev"),
+        (true, Some(t)) => (t, "model-file"),
+        (true, None) => (eer_threshold(&test_scores), "eer-on-test"),
     };
     let report = pad_report(&test_scores, threshold);
     let mut out = serde_json::to_value(&report)?;

@@ -4,6 +4,7 @@ mod eval_lfw;
 mod eval_pad;
 mod faces;
 mod progress;
+mod train_pad;
 
 use clap::{Parser, Subcommand};
 use facegate_face::Alignment;
@@ -24,6 +25,57 @@ enum Command {
     Eval {
         #[command(subcommand)]
         what: Eval,
+    },
+    /// Train one of facegate's own networks (checkpoints every epoch; --resume continues).
+    Train {
+        #[command(subcommand)]
+        what: Train,
+    },
+    /// Write a trained run as a committed float16 weight file.
+    Export {
+        #[command(subcommand)]
+        what: Export,
+    },
+}
+
+#[derive(Subcommand)]
+enum Train {
+    /// The anti-spoofing teacher (PadNet) on NUAA train + replay train sets (splits/pad.json).
+    PadTeacher {
+        /// Folder holding nuaa/ and replay/.
+        #[arg(long, default_value = "../shared/data")]
+        data: PathBuf,
+        #[arg(long, default_value = "splits/pad.json")]
+        splits: PathBuf,
+        #[arg(long, default_value = "runs/pad-teacher")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 12)]
+        epochs: usize,
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f64,
+        #[arg(long, default_value_t = 1e-4)]
+        weight_decay: f64,
+        #[arg(long, default_value_t = 17)]
+        seed: u64,
+        /// Cap on batches per epoch (smoke runs); 0 = whole epoch.
+        #[arg(long, default_value_t = 0)]
+        max_steps: usize,
+        /// Continue from the run's last checkpoint.
+        #[arg(long)]
+        resume: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum Export {
+    /// Best epoch of a pad-teacher run -> FGWT float16 file with its dev threshold.
+    PadTeacher {
+        #[arg(long, default_value = "runs/pad-teacher")]
+        run: PathBuf,
+        #[arg(long, default_value = "models/pad-teacher.fgw")]
+        out: PathBuf,
     },
 }
 
@@ -138,6 +190,18 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let test = eval_pad::PadSources { nuaa, replay, replay_sets, live, attack };
             let dev = eval_pad::PadSources { nuaa: dev_nuaa, replay: dev_replay, replay_sets: dev_replay_sets, live: dev_live, attack: dev_attack };
             (eval_pad::run(&eval_pad::PadArgs { model: &model, test: &test, dev: &dev, batch })?, json)
+        }
+        Command::Train {
+            what: Train::PadTeacher { data, splits, out, epochs, batch, lr, weight_decay, seed, max_steps, resume },
+        } => {
+            let config = facegate_train::pad_teacher::PadTrainConfig { epochs, batch, lr, weight_decay, seed, max_steps };
+            let args = train_pad::PadTrainArgs { data, splits, out: out.clone(), config, resume };
+            let state = train_pad::run(&args)?;
+            (serde_json::json!({ "run": out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
+        }
+        Command::Export { what: Export::PadTeacher { run, out } } => {
+            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            (train_pad::export(&run, &out, &command)?, None)
         }
     };
     let mut shown = report.clone();

@@ -37,6 +37,11 @@ impl Progress {
         }
     }
 
+    pub fn set_message(&mut self, msg: &str) {
+        self.label = msg.to_string();
+        self.bar.set_message(msg.to_string());
+    }
+
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }

@@ -223,7 +223,8 @@ pub fn valid_device() -> Device {
 
 /// Loads a checkpoint written by [`train`] for inference.
 pub fn load_checkpoint(path: &Path) -> Result<PadNet, TrainError> {
-    PadNet::new(&valid_device()).try_load_file(path).map_err(|e| TrainError::Resume(format!("{}: {e}", path.display())))
+    let net = PadNet::new(&valid_device()).try_load_file(path).map_err(|e| TrainError::Resume(format!("{}: {e}", path.display())))?;
+    Ok(net.valid())
 }
 
 /// The committed float16 teacher file.

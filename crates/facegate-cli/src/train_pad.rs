@@ -1,0 +1,110 @@
+//! `facegate train pad-teacher` and `facegate export pad-teacher`.
+
+use crate::faces::detector;
+use crate::progress::Progress;
+use facegate_datasets::cache::{CONTEXT, FaceCache, cache_root};
+use facegate_datasets::pad::Sample;
+use facegate_datasets::splits::{PadSplits, Split};
+use facegate_nets::weights::WeightsMeta;
+use facegate_nets::{PADNET_ARCH, PADNET_INPUT};
+use facegate_train::pad_teacher::{Event, PadTrainConfig, load_checkpoint, train};
+use std::path::{Path, PathBuf};
+
+/// Context crops are cut at this size; the face box is its centre PADNET_INPUT pixels.
+pub const CACHE_SIZE: usize = 160;
+
+pub struct PadTrainArgs {
+    pub data: PathBuf,
+    pub splits: PathBuf,
+    pub out: PathBuf,
+    pub config: PadTrainConfig,
+    pub resume: bool,
+}
+
+/// Opens (building when needed) the face cache of one dataset split.
+pub fn split_cache(name: &str, samples: &[Sample]) -> Result<FaceCache, Box<dyn std::error::Error>> {
+    let dir = cache_root().join(name);
+    let key = format!("blazeface/human-models-3.0.4/context-{CONTEXT}/{CACHE_SIZE}px/{name}");
+    if let Some(c) = FaceCache::open(&dir, &key)? {
+        if c.len() == samples.len() {
+            return Ok(c);
+        }
+    }
+    let det = detector(&burn::tensor::Device::flex())?;
+    let mut bar = Progress::new(&format!("cache {name}"), samples.len());
+    let mut last = 0;
+    let cache = FaceCache::open_or_build(&dir, &key, samples, &det, CACHE_SIZE, |i| {
+        bar.inc(i - last);
+        last = i;
+    })?;
+    bar.finish();
+    eprintln!("cache {name}: {} images, detector missed {} (whole image used)", cache.len(), cache.missed());
+    Ok(cache)
+}
+
+pub fn pad_caches(data: &Path, splits: &Path, split: Split) -> Result<Vec<FaceCache>, Box<dyn std::error::Error>> {
+    let s = PadSplits::load(splits)?;
+    let nuaa = s.nuaa(&data.join("nuaa"), split)?;
+    let replay = s.replay(&data.join("replay"), split)?;
+    Ok(vec![split_cache(&format!("nuaa-{}", split.name()), &nuaa)?, split_cache(&format!("replay-{}", split.name()), &replay)?])
+}
+
+pub fn run(args: &PadTrainArgs) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let train_c = pad_caches(&args.data, &args.splits, Split::Train)?;
+    let dev_c = pad_caches(&args.data, &args.splits, Split::Dev)?;
+    let train_refs: Vec<&FaceCache> = train_c.iter().collect();
+    let dev_refs: Vec<&FaceCache> = dev_c.iter().collect();
+    let n: usize = train_refs.iter().map(|c| c.len()).sum();
+    let steps = n.div_ceil(args.config.batch);
+    let steps = if args.config.max_steps > 0 { steps.min(args.config.max_steps) } else { steps };
+    eprintln!("train: {n} crops ({steps} steps/epoch), dev: {} crops", dev_refs.iter().map(|c| c.len()).sum::<usize>());
+    let mut bar: Option<Progress> = None;
+    let state = train(&train_refs, &dev_refs, &args.config, &args.out, args.resume, |e| match e {
+        Event::Step { epoch, step, steps, loss, images_per_s } => {
+            let b = bar.get_or_insert_with(|| Progress::new(&format!("epoch {}/{}", epoch + 1, args.config.epochs), steps));
+            b.set_message(&format!("epoch {}/{} loss {loss:.4} {images_per_s:.1} img/s", epoch + 1, args.config.epochs));
+            b.inc(1);
+            if step + 1 == steps {
+                b.finish();
+                bar = None;
+            }
+        }
+        Event::Epoch(log) => eprintln!(
+            "epoch {}: loss {:.4}, {:.1} img/s, {:.0}s, dev {}",
+            log.epoch, log.train_loss, log.images_per_s, log.seconds, log.dev
+        ),
+    })?;
+    Ok(serde_json::to_value(&state)?)
+}
+
+/// Writes the best checkpoint of a run as the committed float16 teacher file, with the
+/// dev-fixed operating threshold and the run's dev metrics in its header.
+pub fn export(run: &Path, out: &Path, command: &str) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let state_path = run.join("state.json");
+    let state: facegate_train::checkpoint::RunState =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).map_err(|e| format!("{}: {e}", state_path.display()))?)
+            .map_err(|e| format!("{}: {e}", state_path.display()))?;
+    let best = state.best_epoch.ok_or_else(|| format!("{}: no finished epoch", state_path.display()))?;
+    let dev = state.log.iter().find(|l| l.epoch == best).map(|l| l.dev.clone()).unwrap_or_default();
+    let net = load_checkpoint(&run.join("best.bpk"))?;
+    let mut meta = WeightsMeta {
+        arch: PADNET_ARCH.into(),
+        input: PADNET_INPUT,
+        normalisation: "rgb/127.5-1, square face box (BlazeFace x1.4)".into(),
+        thresholds: Default::default(),
+        metrics: Default::default(),
+        command: command.into(),
+    };
+    if let Some(t) = dev.get("threshold") {
+        meta.thresholds.insert("liveness".into(), t.clone());
+    }
+    meta.metrics.insert("dev".into(), dev.clone());
+    meta.metrics.insert("best_epoch".into(), best.into());
+    meta.metrics.insert("epochs".into(), state.epochs_done.into());
+    let bytes = facegate_train::pad_teacher::export(&net, meta.clone());
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(out, &bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(serde_json::json!({ "file": out.display().to_string(), "bytes": bytes.len(), "meta": meta }))
+}
