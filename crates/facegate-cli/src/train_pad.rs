@@ -70,8 +70,14 @@ pub fn run(args: &PadTrainArgs) -> Result<serde_json::Value, Box<dyn std::error:
             }
         }
         Event::Epoch(log) => eprintln!(
-            "epoch {}: loss {:.4}, {:.1} img/s, {:.0}s, dev {}",
-            log.epoch, log.train_loss, log.images_per_s, log.seconds, log.dev
+            "epoch {}/{}: loss {:.4}, {:.1} img/s, {:.0}s, run ETA {:.0} min, dev {}",
+            log.epoch,
+            args.config.epochs,
+            log.train_loss,
+            log.images_per_s,
+            log.seconds,
+            (args.config.epochs - log.epoch) as f64 * log.seconds / 60.0,
+            log.dev
         ),
     })?;
     Ok(serde_json::to_value(&state)?)

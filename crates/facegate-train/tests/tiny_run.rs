@@ -2,7 +2,11 @@
 //! a resume with another configuration is refused.
 
 use facegate_datasets::cache::{FaceCache, Index, Record, VERSION};
-use facegate_train::pad_teacher::{PadTrainConfig, load_checkpoint, train};
+use burn::module::Module;
+use facegate_nets::weights::{WeightsMeta, load};
+use facegate_nets::{PADNET_ARCH, PADNET_INPUT, PadNet};
+use facegate_train::augment::center;
+use facegate_train::pad_teacher::{PadTrainConfig, export, load_checkpoint, predict, train, valid_device};
 
 /// Live = smooth shading; attack = fine moire stripes (what print and screens add).
 fn synthetic(n: usize, size: usize) -> FaceCache {
@@ -54,7 +58,24 @@ fn loss_falls_and_training_resumes() {
     let last = state.log[3].train_loss;
     assert!(last < first, "loss did not fall: {first} -> {last}");
     assert!(state.log.iter().all(|l| l.dev["eer"].is_number()), "{:?}", state.log);
-    assert!(load_checkpoint(&out.join("best.bpk")).is_ok());
+    // Export to the float16 file and back: same predictions within float16 error.
+    let net = load_checkpoint(&out.join("best.bpk")).unwrap();
+    let meta = WeightsMeta {
+        arch: PADNET_ARCH.into(),
+        input: PADNET_INPUT,
+        normalisation: "rgb/127.5-1".into(),
+        thresholds: Default::default(),
+        metrics: Default::default(),
+        command: "test".into(),
+    };
+    let bytes = export(&net, meta);
+    let (loaded, _) = load(PadNet::new(&valid_device()), &bytes, PADNET_ARCH).unwrap();
+    let crops: Vec<Vec<f32>> = (0..dev.len()).map(|i| center(dev.crop(i), dev.size(), PADNET_INPUT)).collect();
+    let a = predict(&net, &crops, &valid_device());
+    let b = predict(&loaded.valid(), &crops, &valid_device());
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 1e-2, "{a:?} vs {b:?}");
+    }
     // Another learning rate is another run: refuse to mix them.
     let other = PadTrainConfig { lr: 1e-2, ..cfg.clone() };
     assert!(train(&[&data], &[&dev], &other, &out, true, |_| {}).is_err());
