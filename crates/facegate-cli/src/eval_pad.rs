@@ -3,6 +3,7 @@
 use crate::faces::{Cropper, check_dir};
 use crate::progress::Progress;
 use facegate_datasets::pad::{Label, Sample, folder, nuaa, replay};
+use facegate_datasets::splits::{PadSplits, Split};
 use facegate_face::Alignment;
 use facegate_metrics::{PadLabel, PadSample, eer_threshold, pad_report};
 use burn::module::Module;
@@ -61,7 +62,7 @@ impl PadModel {
 }
 
 /// Where test (and optionally dev) samples come from.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct PadSources {
     pub nuaa: Option<PathBuf>,
     pub replay: Option<PathBuf>,
@@ -102,6 +103,9 @@ pub struct PadArgs<'a> {
     pub test: &'a PadSources,
     /// NUAA's dev split is its official train list.
     pub dev: &'a PadSources,
+    /// A committed split file and the data root it refers to: its dev split fixes the
+    /// threshold, and `--replay` without `--replay-sets` scores its test sets.
+    pub split: Option<(&'a Path, &'a Path)>,
     pub batch: usize,
 }
 
@@ -112,8 +116,20 @@ pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
     let device = burn::tensor::Device::flex();
     let model = PadModel::load(args.model)?;
     let mut cropper = Cropper::new(&device, Alignment::None)?;
-    let test = args.test.samples("test")?;
-    let dev = if args.dev.is_empty() { Vec::new() } else { args.dev.samples("train")? };
+    let mut dev = if args.dev.is_empty() { Vec::new() } else { args.dev.samples("train")? };
+    let test = match args.split {
+        Some((file, root)) => {
+            let splits = PadSplits::load(file)?;
+            dev.extend(splits.nuaa(&root.join("nuaa"), Split::Dev)?);
+            dev.extend(splits.replay(&root.join("replay"), Split::Dev)?);
+            let mut test_sources = args.test.clone();
+            if test_sources.replay.is_some() && test_sources.replay_sets.is_empty() {
+                test_sources.replay_sets = splits.replay_sets(Split::Test).to_vec();
+            }
+            test_sources.samples("test")?
+        }
+        None => args.test.samples("test")?,
+    };
     let mut score = |samples: &[Sample], label: &str| -> Result<Vec<PadSample>, Box<dyn std::error::Error>> {
         let mut out = Vec::with_capacity(samples.len());
         let mut progress = Progress::new(&format!("pad {} {label}", args.model), samples.len());

@@ -127,6 +127,13 @@ enum Eval {
         /// KIND=DIR: a folder of attacks of one kind (repeatable), e.g. print=./prints
         #[arg(long, value_parser = parse_attack)]
         attack: Vec<(String, PathBuf)>,
+        /// Split file (e.g. splits/pad.json): its dev split fixes the threshold, and --replay
+        /// without --replay-sets scores its test sets.
+        #[arg(long)]
+        split: Option<PathBuf>,
+        /// Data root the split file refers to (holds nuaa/ and replay/).
+        #[arg(long, default_value = "../shared/data")]
+        split_data: PathBuf,
         /// NUAA folder whose official train split is the dev data.
         #[arg(long)]
         dev_nuaa: Option<PathBuf>,
@@ -178,6 +185,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     replay_sets,
                     live,
                     attack,
+                    split,
+                    split_data,
                     dev_nuaa,
                     dev_replay,
                     dev_replay_sets,
@@ -189,7 +198,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         } => {
             let test = eval_pad::PadSources { nuaa, replay, replay_sets, live, attack };
             let dev = eval_pad::PadSources { nuaa: dev_nuaa, replay: dev_replay, replay_sets: dev_replay_sets, live: dev_live, attack: dev_attack };
-            (eval_pad::run(&eval_pad::PadArgs { model: &model, test: &test, dev: &dev, batch })?, json)
+            let split = split.as_deref().map(|f| (f, split_data.as_path()));
+            (eval_pad::run(&eval_pad::PadArgs { model: &model, test: &test, dev: &dev, split, batch })?, json)
         }
         Command::Train {
             what: Train::PadTeacher { data, splits, out, epochs, batch, lr, weight_decay, seed, max_steps, resume },
