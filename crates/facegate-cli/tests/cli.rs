@@ -106,3 +106,16 @@ fn pad_on_folders_reports_per_kind_metrics() {
     assert_eq!(v["threshold_from"], "eer-on-test");
     assert!(v["apcer"]["print"].as_f64().unwrap() <= 1.0);
 }
+
+#[test]
+fn a_foreign_or_truncated_weight_file_is_refused() {
+    let dir = scratch("fgw");
+    let bad = dir.join("model.fgw");
+    std::fs::write(&bad, b"PK\x03\x04 this is a zip").unwrap();
+    let live = data().join("nuaa-sequences/live");
+    let out = facegate(&["eval", "pad", "--model", bad.to_str().unwrap(), "--live", live.to_str().unwrap()]);
+    assert_one_line_error(&out, "not a facegate weight file");
+    std::fs::write(&bad, b"FGWT\x01\x00\xff\xff\x00\x00\x00\x00\x00\x00").unwrap();
+    let out = facegate(&["eval", "pad", "--model", bad.to_str().unwrap(), "--live", live.to_str().unwrap()]);
+    assert_one_line_error(&out, "truncated");
+}
