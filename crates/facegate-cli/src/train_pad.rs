@@ -25,20 +25,24 @@ pub struct PadTrainArgs {
 pub fn split_cache(name: &str, samples: &[Sample]) -> Result<FaceCache, Box<dyn std::error::Error>> {
     let dir = cache_root().join(name);
     let key = format!("blazeface/human-models-3.0.4/context-{CONTEXT}/{CACHE_SIZE}px/{name}");
-    if let Some(c) = FaceCache::open(&dir, &key)? {
-        if c.len() == samples.len() {
-            return Ok(c);
+    let cache = match FaceCache::open(&dir, &key)? {
+        Some(c) if c.len() == samples.len() => c,
+        _ => {
+            let det = detector(&burn::tensor::Device::flex())?;
+            let mut bar = Progress::new(&format!("cache {name}"), samples.len());
+            let mut last = 0;
+            let cache = FaceCache::open_or_build(&dir, &key, samples, &det, CACHE_SIZE, |i| {
+                bar.inc(i - last);
+                last = i;
+            })?;
+            bar.finish();
+            cache
         }
+    };
+    eprintln!("cache {name}: {} images, detector missed {} (centred square used)", cache.len(), cache.missed());
+    for (group, (missed, total)) in cache.missed_by_group() {
+        eprintln!("  {group}: missed {missed} of {total}");
     }
-    let det = detector(&burn::tensor::Device::flex())?;
-    let mut bar = Progress::new(&format!("cache {name}"), samples.len());
-    let mut last = 0;
-    let cache = FaceCache::open_or_build(&dir, &key, samples, &det, CACHE_SIZE, |i| {
-        bar.inc(i - last);
-        last = i;
-    })?;
-    bar.finish();
-    eprintln!("cache {name}: {} images, detector missed {} (whole image used)", cache.len(), cache.missed());
     Ok(cache)
 }
 

@@ -85,6 +85,20 @@ impl FaceCache {
         self.index.records.iter().filter(|r| !r.found).count()
     }
 
+    /// Images without a detected face, per source group (replay set, NUAA subject, ...).
+    pub fn missed_by_group(&self) -> std::collections::BTreeMap<String, (usize, usize)> {
+        let mut out = std::collections::BTreeMap::new();
+        for r in &self.index.records {
+            let e: &mut (usize, usize) = out.entry(r.group.clone()).or_default();
+            e.1 += 1;
+            if !r.found {
+                e.0 += 1;
+            }
+        }
+        out.retain(|_, (missed, _)| *missed > 0);
+        out
+    }
+
     /// Opens `dir` if it holds a complete cache made with `key`.
     pub fn open(dir: &Path, key: &str) -> Result<Option<Self>, DataError> {
         let index_path = dir.join("index.json");

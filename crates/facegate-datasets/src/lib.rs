@@ -5,6 +5,7 @@ mod error;
 mod image_io;
 pub mod lfw;
 pub mod cache;
+pub mod faces;
 pub mod pad;
 pub mod splits;
 
