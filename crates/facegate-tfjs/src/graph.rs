@@ -146,6 +146,8 @@ enum Op {
 #[derive(Debug, Clone)]
 struct Node {
     name: String,
+    /// The TF op name, for error messages.
+    tf_op: String,
     op: Op,
     /// Data inputs that are evaluated (weights folded into the op are not listed).
     inputs: Vec<usize>,
@@ -398,7 +400,7 @@ impl GraphModel {
             .map(|n| index[*n])
             .collect();
             index.insert(d.name.clone(), nodes.len());
-            nodes.push(Node { name: d.name.clone(), op, inputs });
+            nodes.push(Node { name: d.name.clone(), tf_op: d.op.clone(), op, inputs });
         }
         let input = input.ok_or_else(|| TfjsError::Format { path: "<model>".into(), reason: "no Placeholder input".into() })?;
         Ok(GraphModel { nodes, index, input, input_shape, device: device.clone() })
@@ -489,7 +491,7 @@ impl GraphModel {
             } else {
                 self.eval(node, &args).map_err(|reason| TfjsError::Node {
                     node: node.name.clone(),
-                    op: format!("{:?}", std::mem::discriminant(&node.op)),
+                    op: node.tf_op.clone(),
                     reason,
                 })?
             };

@@ -127,3 +127,25 @@ fn blazeface_matches_tfjs() {
 fn facemesh_detection_short_matches_tfjs() {
     check_model("facemesh-detection-short");
 }
+
+/// The browser embeds models as bytes: loading from memory must give the same graph.
+#[test]
+fn loading_from_bytes_equals_loading_from_files() {
+    let dir = models_dir();
+    let device = Device::flex();
+    let json = std::fs::read(dir.join("liveness.json")).unwrap();
+    let bin = std::fs::read(dir.join("liveness.bin")).unwrap();
+    let a = GraphModel::load(&dir.join("liveness.json"), &device).unwrap();
+    let b = GraphModel::from_bytes(&json, &[&bin], &device).unwrap();
+    let x = Tensor::<4>::from_data(TensorData::new((0..32 * 32 * 3).map(|i| (i % 17) as f32 / 17.0).collect::<Vec<_>>(), [1, 32, 32, 3]), &device);
+    let ya = a.run(x.clone(), &["Identity"]).unwrap()[0].to_tf_vec().1;
+    let yb = b.run(x, &["Identity"]).unwrap()[0].to_tf_vec().1;
+    assert_eq!(ya, yb);
+    // A shard that is too short is an error naming the weight, not a panic.
+    let err = GraphModel::from_bytes(&json, &[&bin[..100]], &device).unwrap_err().to_string();
+    assert!(err.contains("weight `"), "{err}");
+    assert!(GraphModel::from_bytes(b"{}", &[], &device).is_err());
+    // Wrong input size is refused with the expected shape.
+    let wrong = Tensor::<4>::zeros([1, 16, 16, 3], &device);
+    assert!(a.run(wrong, &["Identity"]).unwrap_err().to_string().contains("[N, 32, 32, 3]"));
+}
