@@ -53,7 +53,7 @@ enum Train {
         epochs: usize,
         #[arg(long, default_value_t = 32)]
         batch: usize,
-        #[arg(long, default_value_t = 1e-3)]
+        #[arg(long, default_value_t = 5e-4)]
         lr: f64,
         #[arg(long, default_value_t = 1e-4)]
         weight_decay: f64,
@@ -65,6 +65,9 @@ enum Train {
         /// Continue from the run's last checkpoint.
         #[arg(long)]
         resume: bool,
+        /// Trunk initialisation: faceres (the HSE face network, same architecture) or none.
+        #[arg(long, default_value = "faceres")]
+        init: String,
     },
 }
 
@@ -202,9 +205,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             (eval_pad::run(&eval_pad::PadArgs { model: &model, test: &test, dev: &dev, split, batch })?, json)
         }
         Command::Train {
-            what: Train::PadTeacher { data, splits, out, epochs, batch, lr, weight_decay, seed, max_steps, resume },
+            what: Train::PadTeacher { data, splits, out, epochs, batch, lr, weight_decay, seed, max_steps, resume, init },
         } => {
-            let config = facegate_train::pad_teacher::PadTrainConfig { epochs, batch, lr, weight_decay, seed, max_steps };
+            let config = facegate_train::pad_teacher::PadTrainConfig { epochs, batch, lr, weight_decay, seed, max_steps, init };
             let args = train_pad::PadTrainArgs { data, splits, out: out.clone(), config, resume };
             let state = train_pad::run(&args)?;
             (serde_json::json!({ "run": out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)

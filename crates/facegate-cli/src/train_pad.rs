@@ -62,8 +62,16 @@ pub fn run(args: &PadTrainArgs) -> Result<serde_json::Value, Box<dyn std::error:
     let steps = n.div_ceil(args.config.batch);
     let steps = if args.config.max_steps > 0 { steps.min(args.config.max_steps) } else { steps };
     eprintln!("train: {n} crops ({steps} steps/epoch), dev: {} crops", dev_refs.iter().map(|c| c.len()).sum::<usize>());
+    let init = match args.config.init.as_str() {
+        "none" => None,
+        "faceres" => {
+            let graph = facegate_tfjs::GraphModel::load(&facegate_teachers::teachers_dir()?.join("faceres.json"), &burn::tensor::Device::flex())?;
+            Some(facegate_train::init::faceres_trunk(&graph)?)
+        }
+        other => return Err(format!("unknown --init `{other}` (none, faceres)").into()),
+    };
     let mut bar: Option<Progress> = None;
-    let state = train(&train_refs, &dev_refs, &args.config, &args.out, args.resume, |e| match e {
+    let state = train(&train_refs, &dev_refs, &args.config, &args.out, args.resume, init, |e| match e {
         Event::Step { epoch, step, steps, loss, images_per_s } => {
             let b = bar.get_or_insert_with(|| Progress::new(&format!("epoch {}/{}", epoch + 1, args.config.epochs), steps));
             b.set_message(&format!("epoch {}/{} loss {loss:.4} {images_per_s:.1} img/s", epoch + 1, args.config.epochs));

@@ -2,7 +2,7 @@
 //! logit. Depthwise-separable blocks keep it cheap to train on two CPU cores while the wide
 //! late stages give it the capacity to learn print and screen texture.
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
@@ -27,6 +27,23 @@ impl ConvBn {
             .with_bias(false)
             .init(device);
         Self { conv, bn: BatchNormConfig::new(cout).init(device) }
+    }
+
+    /// Replaces the kernel and the batch-norm affine terms (running statistics stay 0 / 1,
+    /// which is how a folded batch norm is expressed).
+    pub fn assign(&mut self, weight: Tensor<4>, gamma: Tensor<1>, beta: Tensor<1>) -> Result<(), String> {
+        let device = self.conv.weight.val().device();
+        let check = |what: &str, got: &[usize], want: &[usize]| {
+            if got == want { Ok(()) } else { Err(format!("{what}: {got:?} where the layer has {want:?}")) }
+        };
+        check("kernel", &weight.dims(), &self.conv.weight.val().dims())?;
+        check("scale", &gamma.dims(), &self.bn.gamma.val().dims())?;
+        check("shift", &beta.dims(), &self.bn.beta.val().dims())?;
+        let move_to = |t: Tensor<1>| Tensor::<1>::from_data(t.into_data(), &device);
+        self.conv.weight = Param::from_tensor(Tensor::<4>::from_data(weight.into_data(), &device));
+        self.bn.gamma = Param::from_tensor(move_to(gamma));
+        self.bn.beta = Param::from_tensor(move_to(beta));
+        Ok(())
     }
 
     /// Conv, batch norm, ReLU6.
@@ -80,14 +97,38 @@ impl PadNet {
 
     /// `x`: NCHW, RGB scaled to -1..1. Returns the live logit, shape [N].
     pub fn forward(&self, x: Tensor<4>) -> Tensor<1> {
+        let pooled = self.pooled(x);
+        let n = pooled.dims()[0];
+        self.head.forward(self.dropout.forward(pooled)).reshape([n])
+    }
+
+    /// The 1024-d globally pooled trunk features.
+    pub fn pooled(&self, x: Tensor<4>) -> Tensor<2> {
         let mut h = self.stem.forward(x);
         for b in &self.blocks {
             h = b.forward(h);
         }
         let [n, c, _, _] = h.dims();
-        let pooled = h.mean_dims(&[2, 3]).reshape([n, c]);
-        let logit = self.head.forward(self.dropout.forward(pooled));
-        logit.reshape([n])
+        h.mean_dims(&[2, 3]).reshape([n, c])
+    }
+
+    /// Seeds the trunk from a MobileNet-v1 with the same layer plan, layer by layer:
+    /// `layers[0]` is the stem, then (depthwise, pointwise) per block. Used to start the
+    /// anti-spoofing teacher from the HSE face-recognition network instead of from noise.
+    pub fn assign_trunk(&mut self, layers: Vec<(Tensor<4>, Tensor<1>, Tensor<1>)>) -> Result<(), String> {
+        if layers.len() != 1 + 2 * self.blocks.len() {
+            return Err(format!("{} layers for a trunk of {}", layers.len(), 1 + 2 * self.blocks.len()));
+        }
+        let mut it = layers.into_iter();
+        let (w, g, b) = it.next().expect("stem");
+        self.stem.assign(w, g, b).map_err(|e| format!("stem {e}"))?;
+        for (i, block) in self.blocks.iter_mut().enumerate() {
+            let (w, g, b) = it.next().expect("dw");
+            block.dw.assign(w, g, b).map_err(|e| format!("block {i} depthwise {e}"))?;
+            let (w, g, b) = it.next().expect("pw");
+            block.pw.assign(w, g, b).map_err(|e| format!("block {i} pointwise {e}"))?;
+        }
+        Ok(())
     }
 }
 

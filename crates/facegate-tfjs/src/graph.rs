@@ -415,6 +415,23 @@ impl GraphModel {
         [self.input_shape[1], self.input_shape[2], self.input_shape[3]]
     }
 
+    /// The kernel of a convolution node in burn's layout `[out, in / groups, kh, kw]`
+    /// (weights can seed another network with the same architecture).
+    pub fn conv_weight(&self, node: &str) -> Option<Tensor<4>> {
+        match &self.nodes[*self.index.get(node)?].op {
+            Op::Conv { weight, .. } => Some(weight.clone()),
+            _ => None,
+        }
+    }
+
+    /// A constant that feeds data inputs (biases, batch-norm scales), in TF's layout.
+    pub fn constant(&self, name: &str) -> Option<Value> {
+        match &self.nodes[*self.index.get(name)?].op {
+            Op::Const(v) => Some(v.clone()),
+            _ => None,
+        }
+    }
+
     pub fn has_node(&self, name: &str) -> bool {
         self.index.contains_key(name)
     }

@@ -3,5 +3,6 @@
 
 pub mod augment;
 pub mod checkpoint;
+pub mod init;
 pub mod pad_teacher;
 pub mod rng;

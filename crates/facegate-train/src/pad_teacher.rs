@@ -24,11 +24,13 @@ pub struct PadTrainConfig {
     pub seed: u64,
     /// Stop an epoch after this many batches (tests, smoke runs); 0 = whole epoch.
     pub max_steps: usize,
+    /// Where the trunk starts: "none" (random) or "faceres" (the HSE face network).
+    pub init: String,
 }
 
 impl Default for PadTrainConfig {
     fn default() -> Self {
-        Self { epochs: 12, batch: 32, lr: 1e-3, weight_decay: 1e-4, seed: 17, max_steps: 0 }
+        Self { epochs: 12, batch: 32, lr: 5e-4, weight_decay: 1e-4, seed: 17, max_steps: 0, init: "faceres".into() }
     }
 }
 
@@ -118,6 +120,7 @@ pub fn train(
     cfg: &PadTrainConfig,
     out: &Path,
     resume: bool,
+    init: Option<Vec<(Tensor<4>, Tensor<1>, Tensor<1>)>>,
     mut on: impl FnMut(Event),
 ) -> Result<RunState, TrainError> {
     std::fs::create_dir_all(out).map_err(io(out))?;
@@ -129,6 +132,9 @@ pub fn train(
     let config_json = serde_json::to_value(cfg).expect("config serialises");
     let state_path = out.join("state.json");
     let mut model = PadNet::new(&device);
+    if let Some(layers) = init {
+        model.assign_trunk(layers).map_err(TrainError::Resume)?;
+    }
     let mut optim = AdamWConfig::new().with_weight_decay(cfg.weight_decay as f32).init();
     let mut state = RunState { epochs_done: 0, rng: cfg.seed, best_epoch: None, best_score: f64::INFINITY, log: Vec::new(), config: config_json.clone() };
     if resume && state_path.exists() {

@@ -41,17 +41,17 @@ fn loss_falls_and_training_resumes() {
     let dev = synthetic(8, 160);
     let out = std::env::temp_dir().join(format!("fg-train-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let cfg = PadTrainConfig { epochs: 4, batch: 8, lr: 2e-3, weight_decay: 0.0, seed: 3, max_steps: 0 };
+    let cfg = PadTrainConfig { epochs: 4, batch: 8, lr: 2e-3, weight_decay: 0.0, seed: 3, max_steps: 0, init: "none".into() };
     let mut stepped = 0;
     let two = PadTrainConfig { epochs: 2, ..cfg.clone() };
-    let state = train(&[&data], &[&dev], &two, &out, false, |_| stepped += 1).unwrap();
+    let state = train(&[&data], &[&dev], &two, &out, false, None, |_| stepped += 1).unwrap();
     assert_eq!(state.epochs_done, 2);
     assert!(stepped >= 4, "progress events: {stepped}");
     for f in ["last.bpk", "best.bpk", "optim.bpk", "state.json", "log.json"] {
         assert!(out.join(f).exists(), "{f} missing");
     }
     // Resume to four epochs: the first two are not redone.
-    let state = train(&[&data], &[&dev], &cfg, &out, true, |_| {}).unwrap();
+    let state = train(&[&data], &[&dev], &cfg, &out, true, None, |_| {}).unwrap();
     assert_eq!(state.epochs_done, 4);
     assert_eq!(state.log.len(), 4);
     let first = state.log[0].train_loss;
@@ -78,6 +78,6 @@ fn loss_falls_and_training_resumes() {
     }
     // Another learning rate is another run: refuse to mix them.
     let other = PadTrainConfig { lr: 1e-2, ..cfg.clone() };
-    assert!(train(&[&data], &[&dev], &other, &out, true, |_| {}).is_err());
+    assert!(train(&[&data], &[&dev], &other, &out, true, None, |_| {}).is_err());
     std::fs::remove_dir_all(&out).unwrap();
 }
