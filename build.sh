@@ -44,7 +44,15 @@ test_all() {
   # Absolute: cargo runs each test from its own crate folder.
   FACEGATE_DATA="$(cd "$DATA" && pwd)" || { echo "data folder $DATA not found (set FACEGATE_DATA)" >&2; exit 1; }
   export FACEGATE_DATA
-  cargo test --release --locked --workspace
+  mkdir -p target
+  set +e
+  cargo test --release --locked --workspace --lib --bins --tests 2>&1 | tee target/test.log
+  local status=${PIPESTATUS[0]}
+  set -e
+  # One closing line for the whole workspace (cargo prints one per test binary).
+  awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+       END { printf "tests: %d passed, %d failed\n", p, f }' target/test.log
+  return "$status"
 }
 
 baselines() {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 /// A pretrained teacher by name, or one of our weight files by path.
 pub enum PadModel {
     Teacher(Teacher),
-    Net { net: PadNet, meta: WeightsMeta },
+    Net { net: Box<PadNet>, meta: WeightsMeta },
 }
 
 impl PadModel {
@@ -25,7 +25,7 @@ impl PadModel {
         if Path::new(model).is_file() {
             let bytes = std::fs::read(model).map_err(|e| format!("{model}: {e}"))?;
             let (net, meta) = load(PadNet::new(&device), &bytes, PADNET_ARCH).map_err(|e| format!("{model}: {e}"))?;
-            return Ok(PadModel::Net { net: net.valid(), meta });
+            return Ok(PadModel::Net { net: Box::new(net.valid()), meta });
         }
         let teacher = Teacher::load(model, Recipe::Human, &device)?;
         if teacher.spec.task != Task::Liveness {

@@ -83,6 +83,7 @@ enum Export {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once
 enum Eval {
     /// LFW View 2: 10-fold verification accuracy, TAR at FAR 1e-3, ROC AUC.
     Lfw {

@@ -16,6 +16,14 @@ pub fn resize_bilinear_f32(src: &[f32], in_h: usize, in_w: usize, out_h: usize, 
     resize_with(in_h, in_w, out_h, out_w, |x, y, c| src[(y * in_w + x) * 3 + c] as f64)
 }
 
+/// Bilinear blend of four neighbours in TF's order (along x first, then y).
+#[inline]
+fn lerp2(tl: f64, tr: f64, bl: f64, br: f64, fx: f64, fy: f64) -> f32 {
+    let t = tl + (tr - tl) * fx;
+    let b = bl + (br - bl) * fx;
+    (t + (b - t) * fy) as f32
+}
+
 fn resize_with(ih: usize, iw: usize, out_h: usize, out_w: usize, px: impl Fn(usize, usize, usize) -> f64) -> Vec<f32> {
     let ry = ih as f64 / out_h as f64;
     let rx = iw as f64 / out_w as f64;
@@ -33,11 +41,7 @@ fn resize_with(ih: usize, iw: usize, out_h: usize, out_w: usize, px: impl Fn(usi
         let (top, bot, fy) = (lo as usize, (f.ceil() as usize).min(ih - 1), f - lo);
         for &(left, right, fx) in &cols {
             for ch in 0..3 {
-                let (tl, tr) = (px(left, top, ch), px(right, top, ch));
-                let (bl, br) = (px(left, bot, ch), px(right, bot, ch));
-                let t = tl + (tr - tl) * fx;
-                let b = bl + (br - bl) * fx;
-                out.push((t + (b - t) * fy) as f32);
+                out.push(lerp2(px(left, top, ch), px(right, top, ch), px(left, bot, ch), px(right, bot, ch), fx, fy));
             }
         }
     }
@@ -67,13 +71,8 @@ pub fn crop_and_resize(img: &RgbImage, y1: f32, x1: f32, y2: f32, x2: f32, out_h
             let (left, right) = (xin.floor() as usize, xin.ceil() as usize);
             let fx = xin - xin.floor();
             for ch in 0..3 {
-                let tl = img.at(left, top, ch) as f64;
-                let tr = img.at(right, top, ch) as f64;
-                let bl = img.at(left, bot, ch) as f64;
-                let br = img.at(right, bot, ch) as f64;
-                let t = tl + (tr - tl) * fx;
-                let b = bl + (br - bl) * fx;
-                out[(y * out_w + x) * 3 + ch] = (t + (b - t) * fy) as f32;
+                let p = |x: usize, y: usize| img.at(x, y, ch) as f64;
+                out[(y * out_w + x) * 3 + ch] = lerp2(p(left, top), p(right, top), p(left, bot), p(right, bot), fx, fy);
             }
         }
     }
@@ -102,9 +101,8 @@ pub fn rotated_crop(img: &RgbImage, cx: f64, cy: f64, side: f64, angle: f64, out
             let (x1, y1) = ((x0 + 1).min(img.width() - 1), (y0 + 1).min(img.height() - 1));
             let (fx, fy) = (sx - x0 as f64, sy - y0 as f64);
             for ch in 0..3 {
-                let t = img.at(x0, y0, ch) as f64 * (1.0 - fx) + img.at(x1, y0, ch) as f64 * fx;
-                let b = img.at(x0, y1, ch) as f64 * (1.0 - fx) + img.at(x1, y1, ch) as f64 * fx;
-                dst[(y * out + x) * 3 + ch] = (t * (1.0 - fy) + b * fy) as f32;
+                let p = |x: usize, y: usize| img.at(x, y, ch) as f64;
+                dst[(y * out + x) * 3 + ch] = lerp2(p(x0, y0), p(x1, y0), p(x0, y1), p(x1, y1), fx, fy);
             }
         }
     }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub const MAGIC: &[u8; 4] = b"FGWT";
 pub const FORMAT_VERSION: u16 = 1;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WeightsMeta {
     pub arch: String,
     pub input: usize,
@@ -234,12 +234,6 @@ mod tests {
 
     fn meta() -> WeightsMeta {
         WeightsMeta { arch: PADNET_ARCH.into(), input: PADNET_INPUT, normalisation: "rgb/127.5-1".into(), ..Default::default() }
-    }
-
-    impl Default for WeightsMeta {
-        fn default() -> Self {
-            Self { arch: String::new(), input: 0, normalisation: String::new(), thresholds: Default::default(), metrics: Default::default(), command: String::new() }
-        }
     }
 
     #[test]

@@ -285,33 +285,8 @@ impl GraphModel {
                         return Err(node_err(d, "only NHWC is supported"));
                     }
                     let [kh, kw, cin, cout] = [shape[0], shape[1], shape[2], shape[3]];
-                    // TF: [kh, kw, in, out] (depthwise: [kh, kw, in, multiplier]).
-                    // burn: [out, in/groups, kh, kw]; depthwise out channel = c * mult + m.
-                    let (weight, groups) = if depthwise {
-                        let mut w = vec![0f32; k.len()];
-                        for y in 0..kh {
-                            for x in 0..kw {
-                                for c in 0..cin {
-                                    for m in 0..cout {
-                                        w[((c * cout + m) * kh + y) * kw + x] = k[((y * kw + x) * cin + c) * cout + m];
-                                    }
-                                }
-                            }
-                        }
-                        (Tensor::<4>::from_data(TensorData::new(w, [cin * cout, 1, kh, kw]), device), cin)
-                    } else {
-                        let mut w = vec![0f32; k.len()];
-                        for y in 0..kh {
-                            for x in 0..kw {
-                                for c in 0..cin {
-                                    for o in 0..cout {
-                                        w[((o * cin + c) * kh + y) * kw + x] = k[((y * kw + x) * cin + c) * cout + o];
-                                    }
-                                }
-                            }
-                        }
-                        (Tensor::<4>::from_data(TensorData::new(w, [cout, cin, kh, kw]), device), 1)
-                    };
+                    let (w, dims, groups) = burn_kernel(k, [kh, kw, cin, cout], depthwise);
+                    let weight = Tensor::<4>::from_data(TensorData::new(w, dims), device);
                     let (bias, act) = fused(d, &inputs_named, &consts, device)?;
                     let strides = d.attr_ints("strides").unwrap_or(vec![1, 1, 1, 1]);
                     let dil = d.attr_ints("dilations").unwrap_or(vec![1, 1, 1, 1]);
@@ -457,15 +432,15 @@ impl GraphModel {
     pub fn run(&self, input: Tensor<4>, outputs: &[&str]) -> Result<Vec<Value>> {
         let dims = input.dims();
         for (i, want) in self.input_shape.iter().enumerate().skip(1) {
-            if let Some(w) = want {
-                if dims[i] != *w {
-                    return Err(TfjsError::InputShape {
-                        h: self.input_shape[1].unwrap_or(0),
-                        w: self.input_shape[2].unwrap_or(0),
-                        c: self.input_shape[3].unwrap_or(0),
-                        got: dims.to_vec(),
-                    });
-                }
+            if let Some(w) = want
+                && dims[i] != *w
+            {
+                return Err(TfjsError::InputShape {
+                    h: self.input_shape[1].unwrap_or(0),
+                    w: self.input_shape[2].unwrap_or(0),
+                    c: self.input_shape[3].unwrap_or(0),
+                    got: dims.to_vec(),
+                });
             }
         }
         let targets: Vec<usize> = outputs
@@ -550,7 +525,7 @@ impl GraphModel {
                 Value::F2(activate(y, *act))
             }
             Op::Binary(op) => binary(*op, arg(0)?, arg(1)?)?,
-            Op::Relu => map_float(arg(0)?, |t| relu(t), |t| relu(t), |t| relu(t), |t| relu(t))?,
+            Op::Relu => map_float(arg(0)?, relu, relu, relu, relu)?,
             Op::Relu6 => map_float(arg(0)?, |t| relu(t).clamp_max(6.0), |t| relu(t).clamp_max(6.0), |t| relu(t).clamp_max(6.0), |t| relu(t).clamp_max(6.0))?,
             Op::Sigmoid => map_float(arg(0)?, sigmoid, sigmoid, sigmoid, sigmoid)?,
             Op::Identity => arg(0)?.clone(),
@@ -653,6 +628,25 @@ impl GraphModel {
             }
         })
     }
+}
+
+/// TF kernel `[kh, kw, in, out]` (depthwise: `[kh, kw, in, multiplier]`) to burn's
+/// `[out, in / groups, kh, kw]`; a depthwise output channel is `c * multiplier + m`, as in TF.
+/// Returns the data, its dims and the group count.
+fn burn_kernel(k: &[f32], [kh, kw, cin, cout]: [usize; 4], depthwise: bool) -> (Vec<f32>, [usize; 4], usize) {
+    let mut w = vec![0f32; k.len()];
+    for y in 0..kh {
+        for x in 0..kw {
+            for c in 0..cin {
+                for o in 0..cout {
+                    // Depthwise: out channel c * mult + o with one input channel; else o with cin.
+                    let (out, inp, per_group) = if depthwise { (c * cout + o, 0, 1) } else { (o, c, cin) };
+                    w[((out * per_group + inp) * kh + y) * kw + x] = k[((y * kw + x) * cin + c) * cout + o];
+                }
+            }
+        }
+    }
+    if depthwise { (w, [cin * cout, 1, kh, kw], cin) } else { (w, [cout, cin, kh, kw], 1) }
 }
 
 fn padding(d: &NodeDef) -> Result<Padding> {
