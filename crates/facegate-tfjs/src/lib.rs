@@ -8,6 +8,7 @@
 mod error;
 mod graph;
 mod manifest;
+mod ops;
 mod weights;
 
 pub use error::{Result, TfjsError};
