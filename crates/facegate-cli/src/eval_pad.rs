@@ -158,8 +158,37 @@ pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
     let mut out = serde_json::to_value(&report)?;
     let obj = out.as_object_mut().expect("report is an object");
     obj.insert("model".into(), json!(args.model));
+    obj.insert("per_group".into(), per_group(&test, &test_scores, threshold));
     obj.insert("threshold_from".into(), json!(source));
     obj.insert("no_face".into(), json!(cropper.missed.len()));
     obj.insert("no_face_files".into(), json!(cropper.missed));
     Ok(out)
+}
+
+/// Error rates per source group (replay set, NUAA subject) at the operating threshold: where a
+/// model fails matters as much as how often.
+fn per_group(samples: &[Sample], scores: &[PadSample], threshold: f32) -> serde_json::Value {
+    let mut groups: std::collections::BTreeMap<&str, (usize, usize, usize, usize)> = Default::default();
+    for (s, p) in samples.iter().zip(scores) {
+        let g = groups.entry(s.group.as_str()).or_default();
+        let accepted = p.score >= threshold;
+        match s.label {
+            Label::Live => {
+                g.0 += 1;
+                g.1 += usize::from(!accepted);
+            }
+            Label::Attack(_) => {
+                g.2 += 1;
+                g.3 += usize::from(accepted);
+            }
+        }
+    }
+    let rate = |bad: usize, n: usize| if n == 0 { serde_json::Value::Null } else { json!(bad as f64 / n as f64) };
+    groups
+        .into_iter()
+        .map(|(g, (live, rejected, attacks, accepted))| {
+            (g.to_string(), json!({ "n_live": live, "bpcer": rate(rejected, live), "n_attack": attacks, "apcer": rate(accepted, attacks) }))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }

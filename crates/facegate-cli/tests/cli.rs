@@ -105,6 +105,10 @@ fn pad_on_folders_reports_per_kind_metrics() {
     assert_eq!(v["n_attack"]["print"], 48);
     assert_eq!(v["threshold_from"], "eer-on-test");
     assert!(v["apcer"]["print"].as_f64().unwrap() <= 1.0);
+    // Per-group breakdown: each folder is a group with its own counts.
+    let groups = v["per_group"].as_object().unwrap();
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    assert!(groups.values().any(|g| g["n_live"] == 48 && g["n_attack"] == 0));
 }
 
 #[test]
