@@ -136,11 +136,7 @@ pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
         for chunk in samples.chunks(args.batch.max(1)) {
             let crops = chunk.iter().map(|s| cropper.crop(&s.path, model.crop_size())).collect::<Result<Vec<_>, _>>()?;
             for (s, p) in chunk.iter().zip(model.scores(&crops)?) {
-                let label = match &s.label {
-                    Label::Live => PadLabel::Live,
-                    Label::Attack(k) => PadLabel::Attack(k.clone()),
-                };
-                out.push(PadSample { score: p, label });
+                out.push(PadSample { score: p, label: PadLabel::from(&s.label) });
             }
             progress.inc(chunk.len());
         }

@@ -1,7 +1,7 @@
 //! Dataset image -> the face crop every model reads, through the shared pipeline.
 
 use facegate_datasets::{DataError, load_rgb};
-use facegate_face::{Alignment, Detector, DetectorConfig, central_face, crop_and_resize, face_crop};
+use facegate_face::{Alignment, Detector, DetectorConfig, central_face, centred_square, crop_and_resize, face_crop};
 use facegate_teachers::teachers_dir;
 use facegate_tfjs::GraphModel;
 use std::path::Path;
@@ -33,10 +33,9 @@ impl Cropper {
             Some(face) => Ok(face_crop(&img, face, size, self.alignment)),
             None => {
                 self.missed.push(path.display().to_string());
-                let (w, h) = (img.width() as f32, img.height() as f32);
-                let side = w.min(h);
-                let (x0, y0) = ((w - side) / 2.0 / w, (h - side) / 2.0 / h);
-                Ok(crop_and_resize(&img, y0, x0, y0 + side / h, x0 + side / w, size, size))
+                let [x1, y1, x2, y2] = centred_square(img.width(), img.height());
+                let (w, h) = (img.width() as f64, img.height() as f64);
+                Ok(crop_and_resize(&img, (y1 / h) as f32, (x1 / w) as f32, (y2 / h) as f32, (x2 / w) as f32, size, size))
             }
         }
     }

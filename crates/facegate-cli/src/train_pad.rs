@@ -25,13 +25,13 @@ pub struct PadTrainArgs {
 pub fn split_cache(name: &str, samples: &[Sample]) -> Result<FaceCache, Box<dyn std::error::Error>> {
     let dir = cache_root().join(name);
     let key = format!("blazeface/human-models-3.0.4/context-{CONTEXT}/{CACHE_SIZE}px/{name}");
-    let cache = match FaceCache::open(&dir, &key)? {
-        Some(c) if c.len() == samples.len() => c,
-        _ => {
+    let cache = match FaceCache::open_matching(&dir, &key, samples, CACHE_SIZE)? {
+        Some(c) => c,
+        None => {
             let det = detector(&burn::tensor::Device::flex())?;
             let mut bar = Progress::new(&format!("cache {name}"), samples.len());
             let mut last = 0;
-            let cache = FaceCache::open_or_build(&dir, &key, samples, &det, CACHE_SIZE, |i| {
+            let cache = FaceCache::build(&dir, &key, samples, &det, CACHE_SIZE, |i| {
                 bar.inc(i - last);
                 last = i;
             })?;

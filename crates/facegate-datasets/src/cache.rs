@@ -9,7 +9,7 @@
 use crate::error::{DataError, io};
 use crate::image_io::load_rgb;
 use crate::pad::{Label, Sample};
-use facegate_face::{Detector, central_face, crop_and_resize};
+use facegate_face::{Detector, central_face, centred_square, crop_and_resize};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -119,9 +119,19 @@ impl FaceCache {
         Ok(Some(Self { index, crops }))
     }
 
-    /// Opens the cache at `dir`, building it first when missing or stale.
-    /// `progress` is called after each image.
-    pub fn open_or_build(
+    /// Opens the cache at `dir` only if it was made with `key` and `size` from exactly
+    /// `samples`, in order.
+    pub fn open_matching(dir: &Path, key: &str, samples: &[Sample], size: usize) -> Result<Option<Self>, DataError> {
+        Ok(Self::open(dir, key)?.filter(|c| {
+            c.index.size == size
+                && c.index.records.len() == samples.len()
+                && c.index.records.iter().zip(samples).all(|(r, s)| r.path == s.path.display().to_string())
+        }))
+    }
+
+    /// Cuts every sample with `detector` and writes the cache to `dir`, replacing what was
+    /// there only once all images succeeded. `progress` is called after each image.
+    pub fn build(
         dir: &Path,
         key: &str,
         samples: &[Sample],
@@ -129,14 +139,6 @@ impl FaceCache {
         size: usize,
         mut progress: impl FnMut(usize),
     ) -> Result<Self, DataError> {
-        if let Some(c) = Self::open(dir, key)? {
-            let same = c.index.size == size
-                && c.index.records.len() == samples.len()
-                && c.index.records.iter().zip(samples).all(|(r, s)| r.path == s.path.display().to_string());
-            if same {
-                return Ok(c);
-            }
-        }
         if samples.is_empty() {
             return Err(DataError::Empty { path: dir.to_path_buf() });
         }
@@ -151,6 +153,21 @@ impl FaceCache {
         let cache = Self { index: Index { version: VERSION, key: key.into(), size, records }, crops };
         cache.write(dir)?;
         Ok(cache)
+    }
+
+    /// Opens the cache at `dir`, building it first when missing or stale.
+    pub fn open_or_build(
+        dir: &Path,
+        key: &str,
+        samples: &[Sample],
+        detector: &Detector,
+        size: usize,
+        progress: impl FnMut(usize),
+    ) -> Result<Self, DataError> {
+        match Self::open_matching(dir, key, samples, size)? {
+            Some(c) => Ok(c),
+            None => Self::build(dir, key, samples, detector, size, progress),
+        }
     }
 
     fn write(&self, dir: &Path) -> Result<(), DataError> {
@@ -175,12 +192,8 @@ fn cut(s: &Sample, detector: &Detector, size: usize) -> Result<(Record, Vec<u8>)
     let (w, h) = (img.width() as f64, img.height() as f64);
     let (found, score, square, landmarks) = match central_face(&faces, img.width(), img.height()) {
         Some(f) => (true, f.score, f.square, f.landmarks),
-        None => {
-            // The sets are face crops already: fall back to the largest centred square.
-            let side = w.min(h);
-            let (x0, y0) = ((w - side) / 2.0, (h - side) / 2.0);
-            (false, 0.0, [x0, y0, x0 + side, y0 + side], [[w / 2.0, h / 2.0]; 6])
-        }
+        // The sets are face crops already: fall back to the largest centred square.
+        None => (false, 0.0, centred_square(img.width(), img.height()), [[w / 2.0, h / 2.0]; 6]),
     };
     let (cx, cy) = ((square[0] + square[2]) / 2.0, (square[1] + square[3]) / 2.0);
     let half = (square[2] - square[0]) * CONTEXT / 2.0;

@@ -11,6 +11,16 @@ pub enum Label {
     Attack(String),
 }
 
+/// The metrics crate has its own label type (it is pure math, with no file layouts).
+impl From<&Label> for facegate_metrics::PadLabel {
+    fn from(l: &Label) -> Self {
+        match l {
+            Label::Live => Self::Live,
+            Label::Attack(k) => Self::Attack(k.clone()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub path: PathBuf,

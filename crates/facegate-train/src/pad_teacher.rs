@@ -34,11 +34,6 @@ impl Default for PadTrainConfig {
     }
 }
 
-/// One labelled crop source: a cache and which of its records to use.
-pub struct Part<'a> {
-    pub cache: &'a FaceCache,
-}
-
 /// Progress events, so the caller decides how to draw them.
 pub enum Event<'a> {
     Step { epoch: usize, step: usize, steps: usize, loss: f64, images_per_s: f64 },
@@ -96,10 +91,7 @@ pub fn dev_metrics(model: &PadNet, dev: &[&FaceCache], device: &Device) -> (f64,
     for c in dev {
         for i in 0..c.len() {
             crops.push(center(c.crop(i), c.size(), PADNET_INPUT));
-            labels.push(match c.index.records[i].label() {
-                Label::Live => PadLabel::Live,
-                Label::Attack(k) => PadLabel::Attack(k),
-            });
+            labels.push(PadLabel::from(&c.index.records[i].label()));
         }
     }
     let scores = predict(model, &crops, device);
@@ -203,17 +195,20 @@ pub fn train(
         state.epochs_done = epoch + 1;
         state.rng = rng.0;
         let last = out.join("last.bpk");
-        model.clone().save_file(out.join("last.tmp.bpk")).map_err(|e| TrainError::Resume(e.to_string()))?;
-        std::fs::rename(out.join("last.tmp.bpk"), &last).map_err(io(&last))?;
+        let tmp = out.join("last.tmp.bpk");
+        model.clone().save_file(&tmp).map_err(|e| TrainError::Resume(e.to_string()))?;
+        std::fs::rename(&tmp, &last).map_err(io(&last))?;
         let opt_path = out.join("optim.bpk");
         let opt_bytes = optim.into_bytes().map_err(|e| TrainError::Resume(e.to_string()))?;
         write_atomic(&opt_path, &opt_bytes).map_err(io(&opt_path))?;
         if score < state.best_score || state.best_epoch.is_none() {
             state.best_score = score;
             state.best_epoch = Some(epoch + 1);
+            // The same weights as last.bpk: copy the file rather than serialise them again.
             let best = out.join("best.bpk");
-            model.clone().save_file(out.join("best.tmp.bpk")).map_err(|e| TrainError::Resume(e.to_string()))?;
-            std::fs::rename(out.join("best.tmp.bpk"), &best).map_err(io(&best))?;
+            let tmp = out.join("best.tmp.bpk");
+            std::fs::copy(&last, &tmp).map_err(io(&tmp))?;
+            std::fs::rename(&tmp, &best).map_err(io(&best))?;
         }
         let json = serde_json::to_vec_pretty(&state).expect("state serialises");
         write_atomic(&state_path, &json).map_err(io(&state_path))?;
