@@ -37,7 +37,7 @@ pub fn run(args: &LfwArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
     let mut embeddings: HashMap<PathBuf, Vec<f32>> = HashMap::new();
     let mut progress = Progress::new(&format!("lfw {}", args.model), images.len());
     for chunk in images.chunks(args.batch.max(1)) {
-        let crops = chunk.iter().map(|p| cropper.crop(p, CROP)).collect::<Result<Vec<_>, _>>()?;
+        let crops = chunk.iter().map(|p| cropper.crop(p, CROP, 1.0)).collect::<Result<Vec<_>, _>>()?;
         let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
         for (path, e) in chunk.iter().zip(teacher.predict(&refs)?) {
             embeddings.insert(path.clone(), e);

@@ -41,6 +41,14 @@ impl PadModel {
         }
     }
 
+    /// Face-box sides the model's crop spans.
+    pub fn view(&self) -> f64 {
+        match self {
+            PadModel::Teacher(_) => 1.0,
+            PadModel::Net { meta, .. } => meta.view(),
+        }
+    }
+
     /// P(live) per crop.
     pub fn scores(&self, crops: &[Vec<f32>]) -> Result<Vec<f32>, Box<dyn std::error::Error>> {
         Ok(match self {
@@ -134,7 +142,7 @@ pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
         let mut out = Vec::with_capacity(samples.len());
         let mut progress = Progress::new(&format!("pad {} {label}", args.model), samples.len());
         for chunk in samples.chunks(args.batch.max(1)) {
-            let crops = chunk.iter().map(|s| cropper.crop(&s.path, model.crop_size())).collect::<Result<Vec<_>, _>>()?;
+            let crops = chunk.iter().map(|s| cropper.crop(&s.path, model.crop_size(), model.view())).collect::<Result<Vec<_>, _>>()?;
             for (s, p) in chunk.iter().zip(model.scores(&crops)?) {
                 out.push(PadSample { score: p, label: PadLabel::from(&s.label) });
             }

@@ -1,7 +1,7 @@
 //! Dataset image -> the face crop every model reads, through the shared pipeline.
 
 use facegate_datasets::{DataError, load_rgb};
-use facegate_face::{Alignment, Detector, DetectorConfig, central_face, centred_square, crop_and_resize, face_crop};
+use facegate_face::{Alignment, Detector, DetectorConfig, central_face, centred_square, crop_and_resize, face_crop_view, widen};
 use facegate_teachers::teachers_dir;
 use facegate_tfjs::GraphModel;
 use std::path::Path;
@@ -23,17 +23,18 @@ impl Cropper {
         Ok(Self { detector: detector(device)?, alignment, missed: Vec::new() })
     }
 
-    /// The `size`x`size` crop of the dataset subject (HWC, 0..255). When the detector finds
-    /// no face, the centred square of the image is used (these sets are face crops already,
-    /// and the training cache does the same) and the file is recorded in `missed`.
-    pub fn crop(&mut self, path: &Path, size: usize) -> Result<Vec<f32>, Box<dyn std::error::Error>> {
+    /// The `size`x`size` crop of the dataset subject (HWC, 0..255), spanning `view` face-box
+    /// sides. When the detector finds no face, the centred square of the image is used
+    /// (these sets are face crops already, and the training cache does the same) and the
+    /// file is recorded in `missed`.
+    pub fn crop(&mut self, path: &Path, size: usize, view: f64) -> Result<Vec<f32>, Box<dyn std::error::Error>> {
         let img = load_rgb(path)?;
         let faces = self.detector.detect(&img)?;
         match central_face(&faces, img.width(), img.height()) {
-            Some(face) => Ok(face_crop(&img, face, size, self.alignment)),
+            Some(face) => Ok(face_crop_view(&img, face, size, self.alignment, view)),
             None => {
                 self.missed.push(path.display().to_string());
-                let [x1, y1, x2, y2] = centred_square(img.width(), img.height());
+                let [x1, y1, x2, y2] = widen(centred_square(img.width(), img.height()), view);
                 let (w, h) = (img.width() as f64, img.height() as f64);
                 Ok(crop_and_resize(&img, (y1 / h) as f32, (x1 / w) as f32, (y2 / h) as f32, (x2 / w) as f32, size, size))
             }

@@ -49,7 +49,7 @@ enum Train {
         splits: PathBuf,
         #[arg(long, default_value = "runs/pad-teacher")]
         out: PathBuf,
-        #[arg(long, default_value_t = 12)]
+        #[arg(long, default_value_t = 10)]
         epochs: usize,
         #[arg(long, default_value_t = 32)]
         batch: usize,
@@ -68,6 +68,9 @@ enum Train {
         /// Trunk initialisation: faceres (the HSE face network, same architecture) or none.
         #[arg(long, default_value = "faceres")]
         init: String,
+        /// CelebA faces (data/celeba-subset) added to each epoch as extra live examples; 0 = none.
+        #[arg(long, default_value_t = 1000)]
+        extra_live: usize,
     },
 }
 
@@ -206,9 +209,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             (eval_pad::run(&eval_pad::PadArgs { model: &model, test: &test, dev: &dev, split, batch })?, json)
         }
         Command::Train {
-            what: Train::PadTeacher { data, splits, out, epochs, batch, lr, weight_decay, seed, max_steps, resume, init },
+            what: Train::PadTeacher { data, splits, out, epochs, batch, lr, weight_decay, seed, max_steps, resume, init, extra_live },
         } => {
-            let config = facegate_train::pad_teacher::PadTrainConfig { epochs, batch, lr, weight_decay, seed, max_steps, init };
+            let config = facegate_train::pad_teacher::PadTrainConfig { epochs, batch, lr, weight_decay, seed, max_steps, init, extra_live };
             let args = train_pad::PadTrainArgs { data, splits, out: out.clone(), config, resume };
             let state = train_pad::run(&args)?;
             (serde_json::json!({ "run": out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)

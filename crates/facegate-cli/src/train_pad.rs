@@ -1,17 +1,19 @@
 //! `facegate train pad-teacher` and `facegate export pad-teacher`.
 
-use crate::faces::detector;
+use crate::faces::{check_dir, detector};
+use facegate_datasets::faces::celeba;
 use crate::progress::Progress;
 use facegate_datasets::cache::{CONTEXT, FaceCache, cache_root};
 use facegate_datasets::pad::Sample;
 use facegate_datasets::splits::{PadSplits, Split};
 use facegate_nets::weights::WeightsMeta;
-use facegate_nets::{PADNET_ARCH, PADNET_INPUT};
+use facegate_nets::{PADNET_ARCH, PADNET_INPUT, PADNET_VIEW};
 use facegate_train::pad_teacher::{Event, PadTrainConfig, load_checkpoint, train};
 use std::path::{Path, PathBuf};
 
-/// Context crops are cut at this size; the face box is its centre PADNET_INPUT pixels.
-pub const CACHE_SIZE: usize = 160;
+/// Context crops are cut at this size: the PADNET_VIEW window is then 168 px, a little
+/// more than PADNET_INPUT, so the network never sees upsampled pixels.
+pub const CACHE_SIZE: usize = 224;
 
 pub struct PadTrainArgs {
     pub data: PathBuf,
@@ -56,9 +58,17 @@ pub fn pad_caches(data: &Path, splits: &Path, split: Split) -> Result<Vec<FaceCa
 pub fn run(args: &PadTrainArgs) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     let train_c = pad_caches(&args.data, &args.splits, Split::Train)?;
     let dev_c = pad_caches(&args.data, &args.splits, Split::Dev)?;
+    let extra_c = if args.config.extra_live > 0 {
+        let dir = args.data.join("celeba-subset");
+        check_dir(&dir)?;
+        vec![split_cache("celeba-live", &celeba(&dir)?)?]
+    } else {
+        Vec::new()
+    };
     let train_refs: Vec<&FaceCache> = train_c.iter().collect();
+    let extra_refs: Vec<&FaceCache> = extra_c.iter().collect();
     let dev_refs: Vec<&FaceCache> = dev_c.iter().collect();
-    let n: usize = train_refs.iter().map(|c| c.len()).sum();
+    let n: usize = train_refs.iter().map(|c| c.len()).sum::<usize>() + args.config.extra_live.min(extra_refs.iter().map(|c| c.len()).sum());
     let steps = n.div_ceil(args.config.batch);
     let steps = if args.config.max_steps > 0 { steps.min(args.config.max_steps) } else { steps };
     eprintln!("train: {n} crops ({steps} steps/epoch), dev: {} crops", dev_refs.iter().map(|c| c.len()).sum::<usize>());
@@ -71,7 +81,7 @@ pub fn run(args: &PadTrainArgs) -> Result<serde_json::Value, Box<dyn std::error:
         other => return Err(format!("unknown --init `{other}` (none, faceres)").into()),
     };
     let mut bar: Option<Progress> = None;
-    let state = train(&train_refs, &dev_refs, &args.config, &args.out, args.resume, init, |e| match e {
+    let state = train(&train_refs, &extra_refs, &dev_refs, &args.config, &args.out, args.resume, init, |e| match e {
         Event::Step { epoch, step, steps, loss, images_per_s } => {
             let b = bar.get_or_insert_with(|| Progress::new(&format!("epoch {}/{}", epoch + 1, args.config.epochs), steps));
             b.set_message(&format!("epoch {}/{} loss {loss:.4} {images_per_s:.1} img/s", epoch + 1, args.config.epochs));
@@ -108,7 +118,8 @@ pub fn export(run: &Path, out: &Path, command: &str) -> Result<serde_json::Value
     let mut meta = WeightsMeta {
         arch: PADNET_ARCH.into(),
         input: PADNET_INPUT,
-        normalisation: "rgb/127.5-1, square face box (BlazeFace x1.4)".into(),
+        normalisation: "rgb/127.5-1".into(),
+        view: Some(PADNET_VIEW),
         thresholds: Default::default(),
         metrics: Default::default(),
         command: command.into(),

@@ -9,12 +9,13 @@
 use crate::error::{DataError, io};
 use crate::image_io::load_rgb;
 use crate::pad::{Label, Sample};
-use facegate_face::{Detector, central_face, centred_square, crop_and_resize};
+use facegate_face::{Detector, central_face, centred_square, crop_and_resize, widen};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// The cached crop spans this many face-box sides.
-pub const CONTEXT: f64 = 1.25;
+/// The cached crop spans this many face-box sides: room for the anti-spoofing view (1.5
+/// sides) with scale and shift jitter around it.
+pub const CONTEXT: f64 = 2.0;
 pub const VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,7 +48,7 @@ pub struct Index {
     pub records: Vec<Record>,
 }
 
-/// An opened cache: records and their crops in memory (160x160x3 bytes each).
+/// An opened cache: records and their crops in memory (`size`x`size`x3 bytes each).
 pub struct FaceCache {
     pub index: Index,
     crops: Vec<u8>,
@@ -195,17 +196,8 @@ fn cut(s: &Sample, detector: &Detector, size: usize) -> Result<(Record, Vec<u8>)
         // The sets are face crops already: fall back to the largest centred square.
         None => (false, 0.0, centred_square(img.width(), img.height()), [[w / 2.0, h / 2.0]; 6]),
     };
-    let (cx, cy) = ((square[0] + square[2]) / 2.0, (square[1] + square[3]) / 2.0);
-    let half = (square[2] - square[0]) * CONTEXT / 2.0;
-    let crop = crop_and_resize(
-        &img,
-        ((cy - half) / h) as f32,
-        ((cx - half) / w) as f32,
-        ((cy + half) / h) as f32,
-        ((cx + half) / w) as f32,
-        size,
-        size,
-    );
+    let [x1, y1, x2, y2] = widen(square, CONTEXT);
+    let crop = crop_and_resize(&img, (y1 / h) as f32, (x1 / w) as f32, (y2 / h) as f32, (x2 / w) as f32, size, size);
     let record = Record {
         path: s.path.display().to_string(),
         attack: match &s.label {

@@ -16,7 +16,20 @@ pub enum Alignment {
 
 /// HWC f32 crop in 0..255, `size`x`size`, of the detection's square box.
 pub fn face_crop(img: &RgbImage, face: &Detection, size: usize, alignment: Alignment) -> Vec<f32> {
-    let [x1, y1, x2, y2] = face.square;
+    face_crop_view(img, face, size, alignment, 1.0)
+}
+
+/// The square box widened `view` times about its centre: anti-spoofing looks past the face
+/// (photo edges, fingers, screen bezels), recognition does not.
+pub fn widen(square: [f64; 4], view: f64) -> [f64; 4] {
+    let [x1, y1, x2, y2] = square;
+    let (cx, cy, half) = ((x1 + x2) / 2.0, (y1 + y2) / 2.0, (x2 - x1) * view / 2.0);
+    [cx - half, cy - half, cx + half, cy + half]
+}
+
+/// [`face_crop`] of the box widened `view` times; outside the frame is black, as in TF.
+pub fn face_crop_view(img: &RgbImage, face: &Detection, size: usize, alignment: Alignment, view: f64) -> Vec<f32> {
+    let [x1, y1, x2, y2] = widen(face.square, view);
     match alignment {
         Alignment::None => {
             let (h, w) = (img.height() as f64, img.width() as f64);
@@ -68,5 +81,18 @@ mod tests {
         assert!((l - r).abs() <= 1, "aligned crop has eyes on rows {l} and {r}");
         let (l, r) = eye_rows(&face_crop(&img, &face, 40, Alignment::None));
         assert!(r - l >= 8, "unaligned crop keeps the tilt ({l} vs {r})");
+    }
+
+    #[test]
+    fn wider_view_keeps_the_centre_and_shrinks_the_face() {
+        assert_eq!(widen([10.0, 20.0, 30.0, 40.0], 2.0), [0.0, 10.0, 40.0, 50.0]);
+        // A white square on black, exactly the face box: at view 2 it fills the middle half.
+        let (w, h) = (64usize, 64usize);
+        let data = (0..w * h).flat_map(|i| if (16..48).contains(&(i % w)) && (16..48).contains(&(i / w)) { [255u8; 3] } else { [0; 3] }).collect();
+        let img = RgbImage::from_rgb(w, h, data).unwrap();
+        let face = Detection { score: 1.0, raw_box: [16.0; 4], square: [16.0, 16.0, 48.0, 48.0], landmarks: [[32.0; 2]; 6] };
+        let c = face_crop_view(&img, &face, 32, Alignment::None, 2.0);
+        let white = c.chunks(3).filter(|p| p[0] > 128.0).count();
+        assert!((white as i32 - 256).abs() <= 40, "{white} of 1024 pixels white, expected ~256");
     }
 }

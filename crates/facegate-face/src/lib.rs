@@ -9,7 +9,7 @@ mod error;
 mod image;
 mod resample;
 
-pub use crop::{Alignment, face_crop};
+pub use crop::{Alignment, face_crop, face_crop_view, widen};
 pub use detector::{Detection, Detector, DetectorConfig, js_round, non_max_suppression};
 pub use error::FaceError;
 pub use image::{MAX_PIXELS, RgbImage};

@@ -2,72 +2,20 @@
 //! logit. Depthwise-separable blocks keep it cheap to train on two CPU cores while the wide
 //! late stages give it the capacity to learn print and screen texture.
 
-use burn::module::{Module, Param};
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d};
+use crate::blocks::{ConvBn, SepBlock, nchw_input};
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
-/// Input side in pixels; the crop is the pipeline's square face box.
+/// Input side in pixels.
 pub const PADNET_INPUT: usize = 128;
+/// The crop spans this many sides of the pipeline's square face box: attacks show at the
+/// face's surroundings (photo edges, fingers, bezels) as much as in its texture.
+pub const PADNET_VIEW: f64 = 1.5;
+/// Blocks whose outputs are the stride-4, 8 and 16 stages (128, 256, 512 channels), the same
+/// places as `conv_pw_{3,5,11}` of the faceres graph.
+pub const PADNET_STAGES: [usize; 3] = [2, 4, 10];
 pub const PADNET_ARCH: &str = "padnet-mobilenetv1-128";
-
-#[derive(Module, Debug)]
-pub struct ConvBn {
-    conv: Conv2d,
-    bn: BatchNorm,
-}
-
-impl ConvBn {
-    pub fn new(cin: usize, cout: usize, kernel: usize, stride: usize, groups: usize, device: &Device) -> Self {
-        let pad = kernel / 2;
-        let conv = Conv2dConfig::new([cin, cout], [kernel, kernel])
-            .with_stride([stride, stride])
-            .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
-            .with_groups(groups)
-            .with_bias(false)
-            .init(device);
-        Self { conv, bn: BatchNormConfig::new(cout).init(device) }
-    }
-
-    /// Replaces the kernel and the batch-norm affine terms (running statistics stay 0 / 1,
-    /// which is how a folded batch norm is expressed).
-    pub fn assign(&mut self, weight: Tensor<4>, gamma: Tensor<1>, beta: Tensor<1>) -> Result<(), String> {
-        let device = self.conv.weight.val().device();
-        let check = |what: &str, got: &[usize], want: &[usize]| {
-            if got == want { Ok(()) } else { Err(format!("{what}: {got:?} where the layer has {want:?}")) }
-        };
-        check("kernel", &weight.dims(), &self.conv.weight.val().dims())?;
-        check("scale", &gamma.dims(), &self.bn.gamma.val().dims())?;
-        check("shift", &beta.dims(), &self.bn.beta.val().dims())?;
-        let move_to = |t: Tensor<1>| Tensor::<1>::from_data(t.into_data(), &device);
-        self.conv.weight = Param::from_tensor(Tensor::<4>::from_data(weight.into_data(), &device));
-        self.bn.gamma = Param::from_tensor(move_to(gamma));
-        self.bn.beta = Param::from_tensor(move_to(beta));
-        Ok(())
-    }
-
-    /// Conv, batch norm, ReLU6.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        burn::tensor::activation::relu(self.bn.forward(self.conv.forward(x))).clamp_max(6.0)
-    }
-}
-
-/// Depthwise 3x3 then pointwise 1x1.
-#[derive(Module, Debug)]
-pub struct SepBlock {
-    dw: ConvBn,
-    pw: ConvBn,
-}
-
-impl SepBlock {
-    pub fn new(cin: usize, cout: usize, stride: usize, device: &Device) -> Self {
-        Self { dw: ConvBn::new(cin, cin, 3, stride, cin, device), pw: ConvBn::new(cin, cout, 1, 1, 1, device) }
-    }
-
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.pw.forward(self.dw.forward(x))
-    }
-}
 
 #[derive(Module, Debug)]
 pub struct PadNet {
@@ -97,19 +45,33 @@ impl PadNet {
 
     /// `x`: NCHW, RGB scaled to -1..1. Returns the live logit, shape [N].
     pub fn forward(&self, x: Tensor<4>) -> Tensor<1> {
-        let pooled = self.pooled(x);
-        let n = pooled.dims()[0];
-        self.head.forward(self.dropout.forward(pooled)).reshape([n])
+        self.logit(self.pooled(x))
     }
 
     /// The 1024-d globally pooled trunk features.
     pub fn pooled(&self, x: Tensor<4>) -> Tensor<2> {
+        self.forward_stages(x).1
+    }
+
+    /// The outputs of blocks [`PADNET_STAGES`] (the maps a student aligns with) and the
+    /// pooled features.
+    pub fn forward_stages(&self, x: Tensor<4>) -> (Vec<Tensor<4>>, Tensor<2>) {
         let mut h = self.stem.forward(x);
-        for b in &self.blocks {
+        let mut stages = Vec::new();
+        for (i, b) in self.blocks.iter().enumerate() {
             h = b.forward(h);
+            if PADNET_STAGES.contains(&i) {
+                stages.push(h.clone());
+            }
         }
         let [n, c, _, _] = h.dims();
-        h.mean_dims(&[2, 3]).reshape([n, c])
+        (stages, h.mean_dims(&[2, 3]).reshape([n, c]))
+    }
+
+    /// The live logit from pooled features.
+    pub fn logit(&self, pooled: Tensor<2>) -> Tensor<1> {
+        let n = pooled.dims()[0];
+        self.head.forward(self.dropout.forward(pooled)).reshape([n])
     }
 
     /// Seeds the trunk from a MobileNet-v1 with the same layer plan, layer by layer:
@@ -132,15 +94,9 @@ impl PadNet {
     }
 }
 
-/// HWC RGB bytes or 0..255 floats of a `PADNET_INPUT` crop, batched into the net's input.
+/// HWC 0..255 crops of `PADNET_INPUT` square, batched as the net's input.
 pub fn padnet_input(crops: &[&[f32]], device: &Device) -> Tensor<4> {
-    let s = PADNET_INPUT;
-    let mut data = Vec::with_capacity(crops.len() * s * s * 3);
-    for c in crops {
-        assert_eq!(c.len(), s * s * 3, "PadNet crops are {s}x{s} RGB");
-        data.extend(c.iter().map(|v| v / 127.5 - 1.0));
-    }
-    Tensor::<4>::from_data(burn::tensor::TensorData::new(data, [crops.len(), s, s, 3]), device).permute([0, 3, 1, 2])
+    nchw_input(crops, PADNET_INPUT, device)
 }
 
 #[cfg(test)]

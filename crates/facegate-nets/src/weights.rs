@@ -22,6 +22,9 @@ pub struct WeightsMeta {
     pub input: usize,
     /// How pixels are scaled, e.g. "rgb/127.5-1".
     pub normalisation: String,
+    /// Face-box sides the input crop spans; files from before this field were 1.0.
+    #[serde(default)]
+    pub view: Option<f64>,
     #[serde(default)]
     pub thresholds: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
@@ -29,6 +32,12 @@ pub struct WeightsMeta {
     /// How to reproduce these weights.
     #[serde(default)]
     pub command: String,
+}
+
+impl WeightsMeta {
+    pub fn view(&self) -> f64 {
+        self.view.unwrap_or(1.0)
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]

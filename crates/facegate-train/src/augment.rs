@@ -8,6 +8,8 @@ use facegate_face::{RgbImage, crop_and_resize, resize_bilinear_f32};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Augment {
+    /// Face-box sides the output spans before jitter (see `facegate_face::face_crop_view`).
+    pub view: f64,
     pub flip: f64,
     /// Box side multiplier range.
     pub scale: (f64, f64),
@@ -27,6 +29,7 @@ pub struct Augment {
 impl Default for Augment {
     fn default() -> Self {
         Self {
+            view: 1.0,
             flip: 0.5,
             scale: (0.9, 1.1),
             shift: 0.08,
@@ -43,11 +46,12 @@ impl Default for Augment {
     }
 }
 
-/// The un-augmented view: exactly the face box inside the cached context crop.
-pub fn center(crop: &[u8], size: usize, out: usize) -> Vec<f32> {
-    window(crop, size, out, 1.0, 0.0, 0.0)
+/// The un-augmented view: the face box widened `view` times, inside the cached context crop.
+pub fn center(crop: &[u8], size: usize, out: usize, view: f64) -> Vec<f32> {
+    window(crop, size, out, view, 0.0, 0.0)
 }
 
+/// `scale` is in face-box sides.
 fn window(crop: &[u8], size: usize, out: usize, scale: f64, dx: f64, dy: f64) -> Vec<f32> {
     let img = RgbImage::from_rgb(size, size, crop.to_vec()).expect("cache crops are square RGB");
     let half = 0.5 / CONTEXT * scale;
@@ -57,7 +61,7 @@ fn window(crop: &[u8], size: usize, out: usize, scale: f64, dx: f64, dy: f64) ->
 
 impl Augment {
     pub fn apply(&self, crop: &[u8], size: usize, out: usize, rng: &mut Rng) -> Vec<f32> {
-        let scale = rng.range(self.scale.0, self.scale.1);
+        let scale = self.view * rng.range(self.scale.0, self.scale.1);
         let side = scale / CONTEXT;
         let (dx, dy) = (rng.range(-self.shift, self.shift) * side, rng.range(-self.shift, self.shift) * side);
         let mut x = window(crop, size, out, scale, dx, dy);
@@ -165,14 +169,16 @@ mod tests {
     }
 
     #[test]
-    fn centre_view_is_the_face_box() {
-        // The centre 128 of a 160 context crop: its left edge is column 16 of the cache.
+    fn centre_view_is_the_widened_face_box() {
+        // The face box is the centre 1 / CONTEXT of the cached crop.
         let c = crop(160);
-        let v = center(&c, 160, 128);
-        assert_eq!(v.len(), 128 * 128 * 3);
-        let left = v[0];
-        let expect = (16 * 255 / 160) as f32;
-        assert!((left - expect).abs() <= 2.0, "{left} vs {expect}");
+        for view in [1.0, 1.5] {
+            let col = 160.0 * (1.0 - view / CONTEXT) / 2.0;
+            let v = center(&c, 160, 128, view);
+            assert_eq!(v.len(), 128 * 128 * 3);
+            let expect = (col * 255.0 / 160.0) as f32;
+            assert!((v[0] - expect).abs() <= 2.0, "view {view}: {} vs {expect}", v[0]);
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Everything a killed run needs to resume, written atomically after every epoch.
 
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochLog {
@@ -29,4 +31,97 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Resume(String),
+    #[error("no training data")]
+    Empty,
+}
+
+pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io { path: path.to_path_buf(), source }
+}
+
+/// A run folder: `last.bpk`, `optim.bpk`, `state.json` after every epoch, `best.bpk` when
+/// the dev score improves, and `log.json`. Shared by every recipe so they all resume alike.
+pub struct Run {
+    out: PathBuf,
+    pub state: RunState,
+}
+
+impl Run {
+    /// A fresh run, or with `resume` the one in `out` (refused when its configuration other
+    /// than the epoch budget differs from `config`).
+    pub fn open(out: &Path, config: serde_json::Value, seed: u64, resume: bool) -> Result<(Self, bool), TrainError> {
+        std::fs::create_dir_all(out).map_err(io(out))?;
+        let state_path = out.join("state.json");
+        let fresh = RunState { epochs_done: 0, rng: seed, best_epoch: None, best_score: f64::INFINITY, log: Vec::new(), config: config.clone() };
+        if !(resume && state_path.exists()) {
+            return Ok((Self { out: out.to_path_buf(), state: fresh }, false));
+        }
+        let text = std::fs::read_to_string(&state_path).map_err(io(&state_path))?;
+        let mut state: RunState = serde_json::from_str(&text).map_err(|e| TrainError::Resume(format!("{}: {e}", state_path.display())))?;
+        let without_epochs = |v: &serde_json::Value| {
+            let mut v = v.clone();
+            if let Some(o) = v.as_object_mut() {
+                o.remove("epochs");
+            }
+            v
+        };
+        if without_epochs(&state.config) != without_epochs(&config) {
+            return Err(TrainError::Resume(format!("{} was made with {} , not {}", state_path.display(), state.config, config)));
+        }
+        state.config = config;
+        Ok((Self { out: out.to_path_buf(), state }, true))
+    }
+
+    /// The weights and optimiser state of the last finished epoch.
+    pub fn restore<M: Module>(&self, model: M, optim: ModuleOptimizer) -> Result<(M, ModuleOptimizer), TrainError> {
+        let last = self.out.join("last.bpk");
+        let model = model.try_load_file(&last).map_err(|e| TrainError::Resume(format!("{}: {e}", last.display())))?;
+        let opt_path = self.out.join("optim.bpk");
+        let bytes = std::fs::read(&opt_path).map_err(io(&opt_path))?;
+        let optim = optim
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+            .map_err(|e| TrainError::Resume(format!("{}: {e}", opt_path.display())))?;
+        Ok((model, optim))
+    }
+
+    /// Records a finished epoch; a lower `score` than any before makes it the best.
+    pub fn end_epoch<M: Module>(&mut self, model: &M, optim: &ModuleOptimizer, log: EpochLog, score: f64, rng: u64) -> Result<(), TrainError> {
+        let epoch = log.epoch;
+        self.state.log.push(log);
+        self.state.epochs_done = epoch;
+        self.state.rng = rng;
+        let last = self.out.join("last.bpk");
+        let tmp = self.out.join("last.tmp.bpk");
+        model.clone().save_file(&tmp).map_err(|e| TrainError::Resume(e.to_string()))?;
+        std::fs::rename(&tmp, &last).map_err(io(&last))?;
+        let opt_path = self.out.join("optim.bpk");
+        let opt_bytes = optim.into_bytes().map_err(|e| TrainError::Resume(e.to_string()))?;
+        write_atomic(&opt_path, &opt_bytes).map_err(io(&opt_path))?;
+        if score < self.state.best_score || self.state.best_epoch.is_none() {
+            self.state.best_score = score;
+            self.state.best_epoch = Some(epoch);
+            // The same weights as last.bpk: copy the file rather than serialise them again.
+            let best = self.out.join("best.bpk");
+            let tmp = self.out.join("best.tmp.bpk");
+            std::fs::copy(&last, &tmp).map_err(io(&tmp))?;
+            std::fs::rename(&tmp, &best).map_err(io(&best))?;
+        }
+        let state_path = self.out.join("state.json");
+        write_atomic(&state_path, &serde_json::to_vec_pretty(&self.state).expect("state serialises")).map_err(io(&state_path))?;
+        let log_path = self.out.join("log.json");
+        write_atomic(&log_path, &serde_json::to_vec_pretty(&self.state.log).expect("log serialises")).map_err(io(&log_path))
+    }
+}
+
+/// Cosine decay over the whole run, so a resumed run follows the same schedule.
+pub fn cosine_lr(base: f64, step: usize, total: usize) -> f64 {
+    base * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total.max(1) as f64).cos())
 }

@@ -4,5 +4,6 @@
 pub mod augment;
 pub mod checkpoint;
 pub mod init;
+pub mod losses;
 pub mod pad_teacher;
 pub mod rng;

@@ -2,7 +2,8 @@
 //! train sets (`splits/pad.json`), best epoch chosen on the dev split by its EER.
 
 use crate::augment::{Augment, center};
-use crate::checkpoint::{EpochLog, RunState, write_atomic};
+use crate::losses::bce;
+use crate::checkpoint::{EpochLog, Run, RunState, TrainError, cosine_lr};
 use crate::rng::Rng;
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -11,9 +12,9 @@ use facegate_datasets::cache::FaceCache;
 use facegate_datasets::pad::Label;
 use facegate_metrics::{PadLabel, PadSample, eer, pad_report};
 use facegate_nets::weights::{WeightsMeta, to_bytes};
-use facegate_nets::{PADNET_ARCH, PADNET_INPUT, PadNet, padnet_input};
+use facegate_nets::{PADNET_ARCH, PADNET_INPUT, PADNET_VIEW, PadNet, padnet_input};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PadTrainConfig {
@@ -26,11 +27,15 @@ pub struct PadTrainConfig {
     pub max_steps: usize,
     /// Where the trunk starts: "none" (random) or "faceres" (the HSE face network).
     pub init: String,
+    /// Live faces drawn each epoch from the extra pool (CelebA): many people, cameras and
+    /// lights, so that an unfamiliar live face is not mistaken for an attack.
+    #[serde(default)]
+    pub extra_live: usize,
 }
 
 impl Default for PadTrainConfig {
     fn default() -> Self {
-        Self { epochs: 12, batch: 32, lr: 5e-4, weight_decay: 1e-4, seed: 17, max_steps: 0, init: "faceres".into() }
+        Self { epochs: 10, batch: 32, lr: 5e-4, weight_decay: 1e-4, seed: 17, max_steps: 0, init: "faceres".into(), extra_live: 1000 }
     }
 }
 
@@ -38,20 +43,6 @@ impl Default for PadTrainConfig {
 pub enum Event<'a> {
     Step { epoch: usize, step: usize, steps: usize, loss: f64, images_per_s: f64 },
     Epoch(&'a EpochLog),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{0}")]
-    Resume(String),
-    #[error("no training data")]
-    Empty,
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
-    move |source| TrainError::Io { path: path.to_path_buf(), source }
 }
 
 struct Item<'a> {
@@ -65,12 +56,6 @@ fn items<'a>(parts: &[&'a FaceCache]) -> Vec<Item<'a>> {
         .iter()
         .flat_map(|c| (0..c.len()).map(move |i| Item { crop: c.crop(i), size: c.size(), live: c.index.records[i].label() == Label::Live }))
         .collect()
-}
-
-/// Weighted binary cross-entropy on logits (live = 1), classes balanced by `w`.
-fn bce(logits: Tensor<1>, targets: Tensor<1>, weights: Tensor<1>) -> Tensor<1> {
-    let softplus = logits.clone().clamp_min(0.0) + logits.clone().abs().neg().exp().add_scalar(1.0).log();
-    ((softplus - targets * logits) * weights).mean()
 }
 
 /// P(live) for each crop (HWC 0..255, `PADNET_INPUT` square).
@@ -90,7 +75,7 @@ pub fn dev_metrics(model: &PadNet, dev: &[&FaceCache], device: &Device) -> (f64,
     let mut labels = Vec::new();
     for c in dev {
         for i in 0..c.len() {
-            crops.push(center(c.crop(i), c.size(), PADNET_INPUT));
+            crops.push(center(c.crop(i), c.size(), PADNET_INPUT, PADNET_VIEW));
             labels.push(PadLabel::from(&c.index.records[i].label()));
         }
     }
@@ -105,9 +90,11 @@ pub fn dev_metrics(model: &PadNet, dev: &[&FaceCache], device: &Device) -> (f64,
 }
 
 /// Trains (or resumes) into `out`: `last.bpk`, `optim.bpk`, `state.json` every epoch,
-/// `best.bpk` when the dev EER improves, and `log.json`.
+/// `best.bpk` when the dev EER improves, and `log.json`. Every epoch sees all of `train`
+/// and `cfg.extra_live` faces drawn from `extra_live`, all taken as live.
 pub fn train(
     train: &[&FaceCache],
+    extra_live: &[&FaceCache],
     dev: &[&FaceCache],
     cfg: &PadTrainConfig,
     out: &Path,
@@ -115,52 +102,38 @@ pub fn train(
     init: Option<Vec<(Tensor<4>, Tensor<1>, Tensor<1>)>>,
     mut on: impl FnMut(Event),
 ) -> Result<RunState, TrainError> {
-    std::fs::create_dir_all(out).map_err(io(out))?;
     let device = Device::flex().autodiff();
-    let data = items(train);
+    let mut data = items(train);
     if data.is_empty() {
         return Err(TrainError::Empty);
     }
-    let config_json = serde_json::to_value(cfg).expect("config serialises");
-    let state_path = out.join("state.json");
+    let n_train = data.len();
+    data.extend(items(extra_live).into_iter().map(|i| Item { live: true, ..i }));
+    let n_extra = cfg.extra_live.min(data.len() - n_train);
+    let (mut run, resumed) = Run::open(out, serde_json::to_value(cfg).expect("config serialises"), cfg.seed, resume)?;
     let mut model = PadNet::new(&device);
     if let Some(layers) = init {
         model.assign_trunk(layers).map_err(TrainError::Resume)?;
     }
     let mut optim = AdamWConfig::new().with_weight_decay(cfg.weight_decay as f32).init();
-    let mut state = RunState { epochs_done: 0, rng: cfg.seed, best_epoch: None, best_score: f64::INFINITY, log: Vec::new(), config: config_json.clone() };
-    if resume && state_path.exists() {
-        let text = std::fs::read_to_string(&state_path).map_err(io(&state_path))?;
-        state = serde_json::from_str(&text).map_err(|e| TrainError::Resume(format!("{}: {e}", state_path.display())))?;
-        let mut was = state.config.clone();
-        let mut now = config_json.clone();
-        // The epoch budget may grow on resume; everything else must match.
-        was.as_object_mut().map(|o| o.remove("epochs"));
-        now.as_object_mut().map(|o| o.remove("epochs"));
-        if was != now {
-            return Err(TrainError::Resume(format!("{} was made with {} , not {}", state_path.display(), state.config, config_json)));
-        }
-        state.config = config_json.clone();
-        let last = out.join("last.bpk");
-        model = model.try_load_file(&last).map_err(|e| TrainError::Resume(format!("{}: {e}", last.display())))?;
-        let opt_path = out.join("optim.bpk");
-        let bytes = std::fs::read(&opt_path).map_err(io(&opt_path))?;
-        optim = optim
-            .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-            .map_err(|e| TrainError::Resume(format!("{}: {e}", opt_path.display())))?;
+    if resumed {
+        (model, optim) = run.restore(model, optim)?;
     }
-    let n_live = data.iter().filter(|d| d.live).count().max(1) as f32;
-    let n_attack = (data.len() as f32 - n_live).max(1.0);
-    let (w_live, w_attack) = (data.len() as f32 / (2.0 * n_live), data.len() as f32 / (2.0 * n_attack));
-    let augment = Augment::default();
+    let per_epoch = n_train + n_extra;
+    let n_live = (data[..n_train].iter().filter(|d| d.live).count() + n_extra).max(1) as f32;
+    let n_attack = (per_epoch as f32 - n_live).max(1.0);
+    let (w_live, w_attack) = (per_epoch as f32 / (2.0 * n_live), per_epoch as f32 / (2.0 * n_attack));
+    let augment = Augment { view: PADNET_VIEW, ..Augment::default() };
     let steps_per_epoch = {
-        let full = data.len().div_ceil(cfg.batch);
+        let full = per_epoch.div_ceil(cfg.batch);
         if cfg.max_steps > 0 { full.min(cfg.max_steps) } else { full }
     };
     let total_steps = (cfg.epochs * steps_per_epoch).max(1);
-    for epoch in state.epochs_done..cfg.epochs {
-        let mut rng = Rng(state.rng);
-        let mut order: Vec<usize> = (0..data.len()).collect();
+    for epoch in run.state.epochs_done..cfg.epochs {
+        let mut rng = Rng(run.state.rng);
+        let mut extra: Vec<usize> = (n_train..data.len()).collect();
+        rng.shuffle(&mut extra);
+        let mut order: Vec<usize> = (0..n_train).chain(extra.into_iter().take(n_extra)).collect();
         rng.shuffle(&mut order);
         let started = std::time::Instant::now();
         let (mut loss_sum, mut seen) = (0f64, 0usize);
@@ -178,10 +151,7 @@ pub fn train(
             );
             let loss_value = loss.clone().into_scalar::<f32>() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            // Cosine decay over the whole run, so a resumed run follows the same schedule.
-            let t = (epoch * steps_per_epoch + step) as f64 / total_steps as f64;
-            let lr = cfg.lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos());
-            model = optim.step(lr, model, grads);
+            model = optim.step(cosine_lr(cfg.lr, epoch * steps_per_epoch + step, total_steps), model, grads);
             loss_sum += loss_value * n as f64;
             seen += n;
             on(Event::Step { epoch, step, steps: steps_per_epoch, loss: loss_sum / seen as f64, images_per_s: seen as f64 / started.elapsed().as_secs_f64() });
@@ -191,30 +161,9 @@ pub fn train(
         let (score, dev_json) = if dev.is_empty() { (f64::INFINITY, serde_json::Value::Null) } else { dev_metrics(&valid, dev, &valid_device()) };
         let log = EpochLog { epoch: epoch + 1, train_loss: loss_sum / seen.max(1) as f64, images_per_s: seen as f64 / seconds, seconds, dev: dev_json };
         on(Event::Epoch(&log));
-        state.log.push(log);
-        state.epochs_done = epoch + 1;
-        state.rng = rng.0;
-        let last = out.join("last.bpk");
-        let tmp = out.join("last.tmp.bpk");
-        model.clone().save_file(&tmp).map_err(|e| TrainError::Resume(e.to_string()))?;
-        std::fs::rename(&tmp, &last).map_err(io(&last))?;
-        let opt_path = out.join("optim.bpk");
-        let opt_bytes = optim.into_bytes().map_err(|e| TrainError::Resume(e.to_string()))?;
-        write_atomic(&opt_path, &opt_bytes).map_err(io(&opt_path))?;
-        if score < state.best_score || state.best_epoch.is_none() {
-            state.best_score = score;
-            state.best_epoch = Some(epoch + 1);
-            // The same weights as last.bpk: copy the file rather than serialise them again.
-            let best = out.join("best.bpk");
-            let tmp = out.join("best.tmp.bpk");
-            std::fs::copy(&last, &tmp).map_err(io(&tmp))?;
-            std::fs::rename(&tmp, &best).map_err(io(&best))?;
-        }
-        let json = serde_json::to_vec_pretty(&state).expect("state serialises");
-        write_atomic(&state_path, &json).map_err(io(&state_path))?;
-        write_atomic(&out.join("log.json"), &serde_json::to_vec_pretty(&state.log).expect("log")).map_err(io(out))?;
+        run.end_epoch(&model, &optim, log, score, rng.0)?;
     }
-    Ok(state)
+    Ok(run.state)
 }
 
 /// Inference runs on the plain CPU device.

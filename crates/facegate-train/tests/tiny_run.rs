@@ -4,16 +4,16 @@
 use facegate_datasets::cache::{FaceCache, Index, Record, VERSION};
 use burn::module::Module;
 use facegate_nets::weights::{WeightsMeta, load};
-use facegate_nets::{PADNET_ARCH, PADNET_INPUT, PadNet};
+use facegate_nets::{PADNET_ARCH, PADNET_INPUT, PADNET_VIEW, PadNet};
 use facegate_train::augment::center;
 use facegate_train::pad_teacher::{PadTrainConfig, export, load_checkpoint, predict, train, valid_device};
 
 /// Live = smooth shading; attack = fine moire stripes (what print and screens add).
-fn synthetic(n: usize, size: usize) -> FaceCache {
+fn synthetic(n: usize, size: usize, all_live: bool) -> FaceCache {
     let mut records = Vec::new();
     let mut crops = Vec::new();
     for i in 0..n {
-        let live = i % 2 == 0;
+        let live = all_live || i % 2 == 0;
         for y in 0..size {
             for x in 0..size {
                 let base = 60.0 + 120.0 * (x + y) as f32 / (2 * size) as f32 + (i * 7 % 30) as f32;
@@ -37,21 +37,22 @@ fn synthetic(n: usize, size: usize) -> FaceCache {
 
 #[test]
 fn loss_falls_and_training_resumes() {
-    let data = synthetic(16, 160);
-    let dev = synthetic(8, 160);
+    let data = synthetic(16, 160, false);
+    let dev = synthetic(8, 160, false);
+    let extra = synthetic(8, 160, true);
     let out = std::env::temp_dir().join(format!("fg-train-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let cfg = PadTrainConfig { epochs: 4, batch: 8, lr: 2e-3, weight_decay: 0.0, seed: 3, max_steps: 0, init: "none".into() };
+    let cfg = PadTrainConfig { epochs: 4, batch: 8, lr: 2e-3, weight_decay: 0.0, seed: 3, max_steps: 0, init: "none".into(), extra_live: 4 };
     let mut stepped = 0;
     let two = PadTrainConfig { epochs: 2, ..cfg.clone() };
-    let state = train(&[&data], &[&dev], &two, &out, false, None, |_| stepped += 1).unwrap();
+    let state = train(&[&data], &[&extra], &[&dev], &two, &out, false, None, |_| stepped += 1).unwrap();
     assert_eq!(state.epochs_done, 2);
     assert!(stepped >= 4, "progress events: {stepped}");
     for f in ["last.bpk", "best.bpk", "optim.bpk", "state.json", "log.json"] {
         assert!(out.join(f).exists(), "{f} missing");
     }
     // Resume to four epochs: the first two are not redone.
-    let state = train(&[&data], &[&dev], &cfg, &out, true, None, |_| {}).unwrap();
+    let state = train(&[&data], &[&extra], &[&dev], &cfg, &out, true, None, |_| {}).unwrap();
     assert_eq!(state.epochs_done, 4);
     assert_eq!(state.log.len(), 4);
     let first = state.log[0].train_loss;
@@ -64,13 +65,14 @@ fn loss_falls_and_training_resumes() {
         arch: PADNET_ARCH.into(),
         input: PADNET_INPUT,
         normalisation: "rgb/127.5-1".into(),
+        view: Some(PADNET_VIEW),
         thresholds: Default::default(),
         metrics: Default::default(),
         command: "test".into(),
     };
     let bytes = export(&net, meta);
     let (loaded, _) = load(PadNet::new(&valid_device()), &bytes, PADNET_ARCH).unwrap();
-    let crops: Vec<Vec<f32>> = (0..dev.len()).map(|i| center(dev.crop(i), dev.size(), PADNET_INPUT)).collect();
+    let crops: Vec<Vec<f32>> = (0..dev.len()).map(|i| center(dev.crop(i), dev.size(), PADNET_INPUT, PADNET_VIEW)).collect();
     let a = predict(&net, &crops, &valid_device());
     let b = predict(&loaded.valid(), &crops, &valid_device());
     for (x, y) in a.iter().zip(&b) {
@@ -78,6 +80,6 @@ fn loss_falls_and_training_resumes() {
     }
     // Another learning rate is another run: refuse to mix them.
     let other = PadTrainConfig { lr: 1e-2, ..cfg.clone() };
-    assert!(train(&[&data], &[&dev], &other, &out, true, None, |_| {}).is_err());
+    assert!(train(&[&data], &[&extra], &[&dev], &other, &out, true, None, |_| {}).is_err());
     std::fs::remove_dir_all(&out).unwrap();
 }

@@ -1,0 +1,74 @@
+//! Layers both networks are built from (MobileNet-v1 style, ReLU6) and their input layout.
+
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::tensor::{Device, Tensor};
+
+#[derive(Module, Debug)]
+pub struct ConvBn {
+    conv: Conv2d,
+    bn: BatchNorm,
+}
+
+impl ConvBn {
+    pub fn new(cin: usize, cout: usize, kernel: usize, stride: usize, groups: usize, device: &Device) -> Self {
+        let pad = kernel / 2;
+        let conv = Conv2dConfig::new([cin, cout], [kernel, kernel])
+            .with_stride([stride, stride])
+            .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+            .with_groups(groups)
+            .with_bias(false)
+            .init(device);
+        Self { conv, bn: BatchNormConfig::new(cout).init(device) }
+    }
+
+    /// Replaces the kernel and the batch-norm affine terms (running statistics stay 0 / 1,
+    /// which is how a folded batch norm is expressed).
+    pub fn assign(&mut self, weight: Tensor<4>, gamma: Tensor<1>, beta: Tensor<1>) -> Result<(), String> {
+        let device = self.conv.weight.val().device();
+        let check = |what: &str, got: &[usize], want: &[usize]| {
+            if got == want { Ok(()) } else { Err(format!("{what}: {got:?} where the layer has {want:?}")) }
+        };
+        check("kernel", &weight.dims(), &self.conv.weight.val().dims())?;
+        check("scale", &gamma.dims(), &self.bn.gamma.val().dims())?;
+        check("shift", &beta.dims(), &self.bn.beta.val().dims())?;
+        let move_to = |t: Tensor<1>| Tensor::<1>::from_data(t.into_data(), &device);
+        self.conv.weight = Param::from_tensor(Tensor::<4>::from_data(weight.into_data(), &device));
+        self.bn.gamma = Param::from_tensor(move_to(gamma));
+        self.bn.beta = Param::from_tensor(move_to(beta));
+        Ok(())
+    }
+
+    /// Conv, batch norm, ReLU6.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        burn::tensor::activation::relu(self.bn.forward(self.conv.forward(x))).clamp_max(6.0)
+    }
+}
+
+/// Depthwise 3x3 then pointwise 1x1.
+#[derive(Module, Debug)]
+pub struct SepBlock {
+    pub(crate) dw: ConvBn,
+    pub(crate) pw: ConvBn,
+}
+
+impl SepBlock {
+    pub fn new(cin: usize, cout: usize, stride: usize, device: &Device) -> Self {
+        Self { dw: ConvBn::new(cin, cin, 3, stride, cin, device), pw: ConvBn::new(cin, cout, 1, 1, 1, device) }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.pw.forward(self.dw.forward(x))
+    }
+}
+
+/// HWC 0..255 crops of `side` square -> NCHW scaled to -1..1.
+pub fn nchw_input(crops: &[&[f32]], side: usize, device: &Device) -> Tensor<4> {
+    let mut data = Vec::with_capacity(crops.len() * side * side * 3);
+    for c in crops {
+        assert_eq!(c.len(), side * side * 3, "crops are {side}x{side} RGB");
+        data.extend(c.iter().map(|v| v / 127.5 - 1.0));
+    }
+    Tensor::<4>::from_data(burn::tensor::TensorData::new(data, [crops.len(), side, side, 3]), device).permute([0, 3, 1, 2])
+}

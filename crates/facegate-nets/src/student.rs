@@ -1,0 +1,153 @@
+//! The multi-task student the browser runs: one depthwise-separable trunk, an identity
+//! embedding and a live/attack score.
+//!
+//! The crop is the anti-spoofing view (the face box widened [`STUDENT_VIEW`] times), because
+//! attacks show around the face; the identity head pools only the centre of the last stage,
+//! the part of the map that covers the face box itself, so background does not leak into
+//! who someone is. The liveness head also sees the middle stage: print and screen texture is
+//! a fine-scale cue that the deepest stage has pooled away.
+
+use crate::blocks::{ConvBn, SepBlock, nchw_input};
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::{Device, Tensor};
+
+pub const STUDENT_INPUT: usize = 128;
+pub const STUDENT_VIEW: f64 = 1.5;
+pub const STUDENT_ARCH: &str = "student-dwsep-128-e128";
+pub const EMBEDDING: usize = 128;
+/// Channels of the three stages aligned with the teachers (strides 4, 8, 16).
+pub const STAGE_CHANNELS: [usize; 3] = [64, 128, 256];
+
+#[derive(Module, Debug)]
+pub struct Student {
+    stem: ConvBn,
+    stage1: Vec<SepBlock>,
+    stage2: Vec<SepBlock>,
+    stage3: Vec<SepBlock>,
+    embed: Linear,
+    live: Linear,
+}
+
+/// Everything one forward pass yields; training reads all of it, inference two fields.
+pub struct StudentOutput {
+    /// L2-normalised identity embedding, [N, EMBEDDING].
+    pub embedding: Tensor<2>,
+    /// Live logit, [N].
+    pub live_logit: Tensor<1>,
+    /// Stage maps (NCHW) at 32x32, 16x16 and 8x8 for a 128 input.
+    pub stages: [Tensor<4>; 3],
+}
+
+impl Student {
+    pub fn new(device: &Device) -> Self {
+        let [c1, c2, c3] = STAGE_CHANNELS;
+        let blocks = |cin: usize, cout: usize, n: usize| {
+            (0..n).map(|i| SepBlock::new(if i == 0 { cin } else { cout }, cout, if i == 0 { 2 } else { 1 }, device)).collect::<Vec<_>>()
+        };
+        Self {
+            stem: ConvBn::new(3, 32, 3, 2, 1, device),
+            stage1: blocks(32, c1, 2),
+            stage2: blocks(c1, c2, 3),
+            stage3: blocks(c2, c3, 3),
+            embed: LinearConfig::new(c3, EMBEDDING).init(device),
+            live: LinearConfig::new(c2 + c3, 1).init(device),
+        }
+    }
+
+    /// `x`: NCHW, RGB scaled to -1..1 (see [`student_input`]).
+    pub fn forward(&self, x: Tensor<4>) -> StudentOutput {
+        let run = |blocks: &[SepBlock], mut h: Tensor<4>| {
+            for b in blocks {
+                h = b.forward(h);
+            }
+            h
+        };
+        let s1 = run(&self.stage1, self.stem.forward(x));
+        let s2 = run(&self.stage2, s1.clone());
+        let s3 = run(&self.stage3, s2.clone());
+        let [n, c3, h, _] = s3.dims();
+        let c2 = s2.dims()[1];
+        let face = centre(s3.clone(), 1.0 / STUDENT_VIEW);
+        let pooled_face = face.mean_dims(&[2, 3]).reshape([n, c3]);
+        let e = self.embed.forward(pooled_face);
+        let norm = e.clone().powf_scalar(2.0).sum_dim(1).sqrt().clamp_min(1e-6);
+        let embedding = e / norm;
+        let texture = s2.clone().mean_dims(&[2, 3]).reshape([n, c2]);
+        let whole = s3.clone().mean_dims(&[2, 3]).reshape([n, c3]);
+        let live_logit = self.live.forward(Tensor::cat(vec![texture, whole], 1)).reshape([n]);
+        debug_assert!(h > 0);
+        StudentOutput { embedding, live_logit, stages: [s1, s2, s3] }
+    }
+}
+
+/// The centre `fraction` of a map's height and width (at least one cell).
+pub fn centre(x: Tensor<4>, fraction: f64) -> Tensor<4> {
+    let [_, _, h, w] = x.dims();
+    let (ch, cw) = (((h as f64 * fraction).round() as usize).clamp(1, h), ((w as f64 * fraction).round() as usize).clamp(1, w));
+    x.narrow(2, (h - ch) / 2, ch).narrow(3, (w - cw) / 2, cw)
+}
+
+/// HWC 0..255 crops of `STUDENT_INPUT` square, batched as the student's input.
+pub fn student_input(crops: &[&[f32]], device: &Device) -> Tensor<4> {
+    nchw_input(crops, STUDENT_INPUT, device)
+}
+
+/// Multiply-accumulates of one forward pass, counted from the layer plan: convolutions and
+/// the two heads (batch norm folds into the convolutions at export).
+pub fn student_macs() -> u64 {
+    let mut macs = 0u64;
+    let mut side = STUDENT_INPUT / 2;
+    macs += (side * side * 3 * 9 * 32) as u64;
+    let mut cin = 32;
+    for (cout, n) in STAGE_CHANNELS.iter().zip([2, 3, 3]) {
+        for i in 0..n {
+            if i == 0 {
+                side /= 2;
+            }
+            let c = if i == 0 { cin } else { *cout };
+            macs += (side * side * c * 9 + side * side * c * cout) as u64;
+        }
+        cin = *cout;
+    }
+    macs + (STAGE_CHANNELS[2] * EMBEDDING + STAGE_CHANNELS[1] + STAGE_CHANNELS[2]) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fits_the_browser_budget() {
+        let device = Device::flex();
+        let net = Student::new(&device);
+        // <= 600 KB in float16 and <= 100 MFLOPs (2 per multiply-accumulate).
+        assert!(net.num_params() * 2 <= 600_000, "{} params", net.num_params());
+        assert!(student_macs() * 2 <= 100_000_000, "{} MACs", student_macs());
+    }
+
+    #[test]
+    fn unit_embeddings_one_logit_and_three_stages() {
+        let device = Device::flex();
+        let net = Student::new(&device);
+        let a = vec![100.0f32; STUDENT_INPUT * STUDENT_INPUT * 3];
+        let b: Vec<f32> = (0..a.len()).map(|i| (i % 251) as f32).collect();
+        let out = net.forward(student_input(&[&a, &b], &device));
+        assert_eq!(out.embedding.dims(), [2, EMBEDDING]);
+        assert_eq!(out.live_logit.dims(), [2]);
+        let norms = out.embedding.powf_scalar(2.0).sum_dim(1).into_data().try_to_vec::<f32>().unwrap();
+        assert!(norms.iter().all(|n| (n - 1.0).abs() < 1e-4), "{norms:?}");
+        let sides: Vec<usize> = out.stages.iter().map(|s| s.dims()[2]).collect();
+        assert_eq!(sides, [32, 16, 8]);
+        let channels: Vec<usize> = out.stages.iter().map(|s| s.dims()[1]).collect();
+        assert_eq!(channels, STAGE_CHANNELS);
+    }
+
+    #[test]
+    fn centre_takes_the_middle_cells() {
+        let device = Device::flex();
+        let x = Tensor::<4>::from_data(burn::tensor::TensorData::new((0..36).map(|v| v as f32).collect::<Vec<_>>(), [1, 1, 6, 6]), &device);
+        let c = centre(x, 2.0 / 3.0).into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(c, vec![7.0, 8.0, 9.0, 10.0, 13.0, 14.0, 15.0, 16.0, 19.0, 20.0, 21.0, 22.0, 25.0, 26.0, 27.0, 28.0]);
+    }
+}
