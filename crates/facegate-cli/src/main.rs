@@ -5,6 +5,7 @@ mod eval_pad;
 mod faces;
 mod progress;
 mod train_pad;
+mod train_student;
 
 use clap::{Parser, Subcommand};
 use facegate_face::Alignment;
@@ -72,10 +73,67 @@ enum Train {
         #[arg(long, default_value_t = 1000)]
         extra_live: usize,
     },
+    /// The multi-task student, distilled from faceres (HSE recipe) and the anti-spoofing
+    /// teacher on CelebA (9 of 10 identities), UTKFace, NUAA train and the replay train sets.
+    /// A loss weight of 0 switches its term off.
+    Student {
+        /// Folder holding celeba-subset/, utkface-subset/, nuaa/ and replay/.
+        #[arg(long, default_value = "../shared/data")]
+        data: PathBuf,
+        #[arg(long, default_value = "splits/pad.json")]
+        splits: PathBuf,
+        /// The anti-spoofing teacher weight file.
+        #[arg(long, default_value = "models/pad-teacher.fgw")]
+        pad_teacher: PathBuf,
+        #[arg(long, default_value = "runs/student")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 12)]
+        epochs: usize,
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        #[arg(long, default_value_t = 2e-3)]
+        lr: f64,
+        #[arg(long, default_value_t = 1e-4)]
+        weight_decay: f64,
+        #[arg(long, default_value_t = 23)]
+        seed: u64,
+        #[arg(long, default_value_t = 0)]
+        max_steps: usize,
+        #[arg(long)]
+        resume: bool,
+        /// Cosine to the projected recognition-teacher descriptor.
+        #[arg(long, default_value_t = 1.0)]
+        w_emb: f64,
+        /// Pairwise-similarity (relational) distillation.
+        #[arg(long, default_value_t = 1.0)]
+        w_rel: f64,
+        /// Soft labels of the anti-spoofing teacher.
+        #[arg(long, default_value_t = 1.0)]
+        w_kd: f64,
+        /// Live/attack labels.
+        #[arg(long, default_value_t = 0.5)]
+        w_hard: f64,
+        /// Multi-layer feature alignment with both teachers (3 stages each).
+        #[arg(long, default_value_t = 1.0)]
+        w_feat: f64,
+        /// CelebA identity classification (the labels-only baseline).
+        #[arg(long, default_value_t = 0.0)]
+        w_id: f64,
+        /// Soft-label temperature.
+        #[arg(long, default_value_t = 2.0)]
+        temperature: f64,
+    },
 }
 
 #[derive(Subcommand)]
 enum Export {
+    /// Best epoch of a student run -> FGWT float16 student with its operating thresholds.
+    Student {
+        #[arg(long, default_value = "runs/student")]
+        run: PathBuf,
+        #[arg(long, default_value = "models/student.fgw")]
+        out: PathBuf,
+    },
     /// Best epoch of a pad-teacher run -> FGWT float16 file with its dev threshold.
     PadTeacher {
         #[arg(long, default_value = "runs/pad-teacher")]
@@ -215,6 +273,53 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let args = train_pad::PadTrainArgs { data, splits, out: out.clone(), config, resume };
             let state = train_pad::run(&args)?;
             (serde_json::json!({ "run": out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
+        }
+        Command::Train {
+            what:
+                Train::Student {
+                    data,
+                    splits,
+                    pad_teacher,
+                    out,
+                    epochs,
+                    batch,
+                    lr,
+                    weight_decay,
+                    seed,
+                    max_steps,
+                    resume,
+                    w_emb,
+                    w_rel,
+                    w_kd,
+                    w_hard,
+                    w_feat,
+                    w_id,
+                    temperature,
+                },
+        } => {
+            let config = facegate_train::distil::DistilConfig {
+                epochs,
+                batch,
+                lr,
+                weight_decay,
+                seed,
+                max_steps,
+                w_emb,
+                w_rel,
+                w_kd,
+                w_hard,
+                w_feat,
+                w_id,
+                temperature,
+                identities: 0,
+            };
+            let args = train_student::StudentArgs { data, splits, pad_teacher, out: out.clone(), config, resume };
+            let state = train_student::run(&args)?;
+            (serde_json::json!({ "run": out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
+        }
+        Command::Export { what: Export::Student { run, out } } => {
+            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            (train_student::export(&run, &out, &command)?, None)
         }
         Command::Export { what: Export::PadTeacher { run, out } } => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");

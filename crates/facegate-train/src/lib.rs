@@ -3,6 +3,7 @@
 
 pub mod augment;
 pub mod checkpoint;
+pub mod distil;
 pub mod init;
 pub mod losses;
 pub mod pad_teacher;

@@ -1,39 +1,14 @@
 //! A few steps on a handful of synthetic crops: the loss goes down, checkpoints resume, and
 //! a resume with another configuration is refused.
 
-use facegate_datasets::cache::{FaceCache, Index, Record, VERSION};
+mod common;
+
+use common::synthetic;
 use burn::module::Module;
 use facegate_nets::weights::{WeightsMeta, load};
 use facegate_nets::{PADNET_ARCH, PADNET_INPUT, PADNET_VIEW, PadNet};
 use facegate_train::augment::center;
 use facegate_train::pad_teacher::{PadTrainConfig, export, load_checkpoint, predict, train, valid_device};
-
-/// Live = smooth shading; attack = fine moire stripes (what print and screens add).
-fn synthetic(n: usize, size: usize, all_live: bool) -> FaceCache {
-    let mut records = Vec::new();
-    let mut crops = Vec::new();
-    for i in 0..n {
-        let live = all_live || i % 2 == 0;
-        for y in 0..size {
-            for x in 0..size {
-                let base = 60.0 + 120.0 * (x + y) as f32 / (2 * size) as f32 + (i * 7 % 30) as f32;
-                let v = if live { base } else { base + if (x + 2 * y) % 4 < 2 { 45.0 } else { -45.0 } };
-                let p = v.clamp(0.0, 255.0) as u8;
-                crops.extend([p, p.saturating_sub(10), p.saturating_sub(20)]);
-            }
-        }
-        records.push(Record {
-            path: format!("synthetic/{i}.png"),
-            attack: if live { None } else { Some("print".into()) },
-            group: "synthetic".into(),
-            found: true,
-            score: 1.0,
-            square: [0.0, 0.0, size as f32, size as f32],
-            landmarks: [[0.0; 2]; 6],
-        });
-    }
-    FaceCache::from_parts(Index { version: VERSION, key: "synthetic".into(), size, records }, crops).unwrap()
-}
 
 #[test]
 fn loss_falls_and_training_resumes() {

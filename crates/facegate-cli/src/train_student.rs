@@ -1,0 +1,155 @@
+//! `facegate train student` and `facegate export student`: data, teacher targets and the
+//! committed student file around `facegate_train::distil`.
+
+use crate::faces::check_dir;
+use crate::progress::Progress;
+use crate::train_pad::{pad_caches, split_cache};
+use burn::module::Module;
+use facegate_datasets::cache::FaceCache;
+use facegate_datasets::faces::{celeba, utkface};
+use facegate_datasets::pad::Sample;
+use facegate_datasets::splits::Split;
+use facegate_nets::weights::{WeightsMeta, crc32, load};
+use facegate_nets::{PADNET_ARCH, PadNet, STUDENT_ARCH, STUDENT_INPUT, STUDENT_VIEW};
+use facegate_teachers::{Recipe, Teacher, teachers_dir};
+use facegate_train::checkpoint::RunState;
+use facegate_train::distil::targets::{Targets, projection};
+use facegate_train::distil::{DistilConfig, DistilNet, Event, Source, train};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub struct StudentArgs {
+    pub data: PathBuf,
+    pub splits: PathBuf,
+    pub pad_teacher: PathBuf,
+    pub out: PathBuf,
+    pub config: DistilConfig,
+    pub resume: bool,
+}
+
+/// CelebA identities held out of distillation: every 10th in name order. Their pairs pick
+/// the match threshold (FMR 1e-3) and the best epoch; LFW is never used for either.
+pub fn celeba_split(samples: Vec<Sample>) -> (Vec<Sample>, Vec<Sample>) {
+    let ids: std::collections::BTreeSet<String> = samples.iter().map(|s| s.group.clone()).collect();
+    let dev: std::collections::BTreeSet<String> = ids.into_iter().enumerate().filter(|(i, _)| i % 10 == 9).map(|(_, g)| g).collect();
+    samples.into_iter().partition(|s| !dev.contains(&s.group))
+}
+
+/// Identity index per record, numbered in name order.
+fn identities(cache: &FaceCache) -> (Vec<usize>, usize) {
+    let names: BTreeMap<&str, usize> = {
+        let set: std::collections::BTreeSet<&str> = cache.index.records.iter().map(|r| r.group.as_str()).collect();
+        set.into_iter().enumerate().map(|(i, g)| (g, i)).collect()
+    };
+    (cache.index.records.iter().map(|r| names[r.group.as_str()]).collect(), names.len())
+}
+
+fn file_crc(path: &Path) -> Result<u32, Box<dyn std::error::Error>> {
+    Ok(crc32(&std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?))
+}
+
+pub fn run(args: &StudentArgs) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let celeba_dir = args.data.join("celeba-subset");
+    let utk_dir = args.data.join("utkface-subset");
+    check_dir(&celeba_dir)?;
+    check_dir(&utk_dir)?;
+    let (celeba_train, celeba_dev) = celeba_split(celeba(&celeba_dir)?);
+    let mut train_caches = vec![split_cache("celeba-train", &celeba_train)?, split_cache("utkface", &utkface(&utk_dir)?)?];
+    train_caches.extend(pad_caches(&args.data, &args.splits, Split::Train)?);
+    let pad_dev = pad_caches(&args.data, &args.splits, Split::Dev)?;
+    let fr_dev = split_cache("celeba-dev", &celeba_dev)?;
+
+    let device = burn::tensor::Device::flex();
+    let pad_bytes = std::fs::read(&args.pad_teacher).map_err(|e| format!("{}: {e}", args.pad_teacher.display()))?;
+    let (pad, pad_meta) = load(PadNet::new(&device), &pad_bytes, PADNET_ARCH).map_err(|e| format!("{}: {e}", args.pad_teacher.display()))?;
+    let pad = pad.valid();
+    let fr = Teacher::load("faceres", Recipe::Hse, &device)?;
+    let teacher_key = format!("faceres-hse:{:08x}/pad:{:08x}", file_crc(&teachers_dir()?.join("faceres.bin"))?, crc32(&pad_bytes));
+    let mut targets = Vec::new();
+    for c in &train_caches {
+        let name = c.index.key.rsplit('/').next().unwrap_or("cache").to_string();
+        let path = facegate_datasets::cache::cache_root().join(&name).join("targets.bin");
+        let mut bar = Progress::new(&format!("teacher targets {name}"), c.len());
+        targets.push(Targets::open_or_build(&path, &format!("{teacher_key}/{}", c.index.key), c, &fr, &pad, pad_meta.view(), |n| bar.inc(n))?);
+        bar.finish();
+    }
+    let (celeba_ids, n_ids) = identities(&train_caches[0]);
+    let sources: Vec<Source> = train_caches
+        .iter()
+        .zip(&targets)
+        .enumerate()
+        .map(|(k, (cache, targets))| Source {
+            cache,
+            targets,
+            identity: if k == 0 { celeba_ids.iter().map(|&i| Some(i)).collect() } else { vec![None; cache.len()] },
+        })
+        .collect();
+    let descriptors: Vec<&[f32]> = targets.iter().flat_map(|t| (0..t.len()).map(move |i| t.descriptor(i))).collect();
+    eprintln!("projection: top {} directions of {} teacher descriptors", facegate_nets::student::EMBEDDING, descriptors.len());
+    let proj = projection(&descriptors, facegate_nets::student::EMBEDDING, args.config.seed);
+    let (dev_ids, _) = identities(&fr_dev);
+    let pad_dev_refs: Vec<&FaceCache> = pad_dev.iter().collect();
+    let n: usize = train_caches.iter().map(|c| c.len()).sum();
+    eprintln!("distil: {n} faces ({n_ids} CelebA identities), dev: {} PAD crops, {} held-out CelebA faces", pad_dev_refs.iter().map(|c| c.len()).sum::<usize>(), fr_dev.len());
+    let cfg = DistilConfig { identities: n_ids, ..args.config.clone() };
+    let mut bar: Option<Progress> = None;
+    let state = train(&sources, &pad_dev_refs, &[(&fr_dev, dev_ids)], &proj, &cfg, &args.out, args.resume, |e| match e {
+        Event::Step { epoch, step, steps, loss, images_per_s } => {
+            let b = bar.get_or_insert_with(|| Progress::new(&format!("epoch {}/{}", epoch + 1, cfg.epochs), steps));
+            b.set_message(&format!("epoch {}/{} loss {loss:.4} {images_per_s:.1} img/s", epoch + 1, cfg.epochs));
+            b.inc(1);
+            if step + 1 == steps {
+                b.finish();
+                bar = None;
+            }
+        }
+        Event::Epoch(log) => eprintln!(
+            "epoch {}/{}: loss {:.4}, {:.1} img/s, {:.0}s, run ETA {:.0} min, dev {}",
+            log.epoch,
+            cfg.epochs,
+            log.train_loss,
+            log.images_per_s,
+            log.seconds,
+            (cfg.epochs - log.epoch) as f64 * log.seconds / 60.0,
+            log.dev
+        ),
+    })?;
+    Ok(serde_json::to_value(&state)?)
+}
+
+/// Writes the best epoch's student (adapters and identity classifier dropped) as the
+/// committed float16 file, with its dev operating thresholds.
+pub fn export(run: &Path, out: &Path, command: &str) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let state_path = run.join("state.json");
+    let state: RunState = serde_json::from_str(&std::fs::read_to_string(&state_path).map_err(|e| format!("{}: {e}", state_path.display()))?)
+        .map_err(|e| format!("{}: {e}", state_path.display()))?;
+    let cfg: DistilConfig = serde_json::from_value(state.config.clone()).map_err(|e| format!("{}: {e}", state_path.display()))?;
+    let best = state.best_epoch.ok_or_else(|| format!("{}: no finished epoch", state_path.display()))?;
+    let dev = state.log.iter().find(|l| l.epoch == best).map(|l| l.dev.clone()).unwrap_or_default();
+    let device = burn::tensor::Device::flex();
+    let best_path = run.join("best.bpk");
+    let net = DistilNet::new(cfg.identities, &device).try_load_file(&best_path).map_err(|e| format!("{}: {e}", best_path.display()))?;
+    let mut meta = WeightsMeta {
+        arch: STUDENT_ARCH.into(),
+        input: STUDENT_INPUT,
+        normalisation: "rgb/127.5-1".into(),
+        view: Some(STUDENT_VIEW),
+        command: command.into(),
+        ..Default::default()
+    };
+    if let Some(t) = dev.pointer("/pad/threshold_bpcer_5") {
+        meta.thresholds.insert("liveness".into(), t.clone());
+    }
+    if let Some(t) = dev.pointer("/fr/threshold_fmr_1e-3") {
+        meta.thresholds.insert("match".into(), t.clone());
+    }
+    meta.metrics.insert("dev".into(), dev.clone());
+    meta.metrics.insert("best_epoch".into(), best.into());
+    meta.metrics.insert("epochs".into(), state.epochs_done.into());
+    let bytes = facegate_nets::weights::to_bytes(&net.student.valid(), &meta);
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(out, &bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok(serde_json::json!({ "file": out.display().to_string(), "bytes": bytes.len(), "meta": meta }))
+}

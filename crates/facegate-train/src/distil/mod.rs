@@ -1,0 +1,376 @@
+//! Multi-teacher distillation of the student: a face-recognition teacher and the
+//! anti-spoofing teacher guide one small network through its outputs and through three
+//! intermediate stages, every term weighted from the command line (0 switches it off).
+//!
+//! Terms (each a batch mean; see `losses`):
+//! - `emb`: 1 - cos(student embedding, projection of the teacher descriptor); the projection
+//!   is the descriptors' top-128 subspace, learned once from the training faces.
+//! - `rel`: the batch's pairwise cosine matrix of student embeddings vs teacher descriptors.
+//! - `kd`: tempered soft-label BCE towards the anti-spoofing teacher's logit.
+//! - `hard`: class-balanced BCE towards the live/attack labels.
+//! - `feat`: for stages 1-3, the student map through a 1x1 adapter, pooled to the teachers'
+//!   4x4 grid, against each teacher's map (squared distance of L2-normalised maps); the
+//!   recognition teacher is matched on the centre of the student's map (its crop is the face
+//!   box), the anti-spoofing teacher on the whole map. Mean over the six pairs.
+//! - `id`: CosFace cross-entropy over CelebA identities (labels only, the no-distillation
+//!   baseline).
+//!
+//! Adapters and the identity classifier exist only for training; export keeps the student.
+
+pub mod targets;
+
+use crate::augment::center;
+use crate::checkpoint::{EpochLog, Run, RunState, TrainError, cosine_lr};
+use crate::losses::{bce, binary_kd, cosine_distance, feature_alignment, l2_normalise, masked_cross_entropy, relational};
+use crate::rng::Rng;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Linear, LinearConfig};
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::tensor::module::adaptive_avg_pool2d;
+use burn::tensor::{Device, Tensor, TensorData};
+use facegate_datasets::cache::FaceCache;
+use facegate_datasets::pad::Label;
+use facegate_metrics::{PadLabel, PadSample, eer, eer_threshold, pad_report, tar_at_far, threshold_at_bpcer};
+use facegate_nets::student::{EMBEDDING, STAGE_CHANNELS, centre};
+use facegate_nets::{STUDENT_INPUT, STUDENT_VIEW, Student, student_input};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use targets::{GRID, TEACHER_STAGE_CHANNELS, Targets, maps_len, project};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DistilConfig {
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub seed: u64,
+    /// Stop an epoch after this many batches (tests, smoke runs); 0 = whole epoch.
+    pub max_steps: usize,
+    pub w_emb: f64,
+    pub w_rel: f64,
+    pub w_kd: f64,
+    pub w_hard: f64,
+    pub w_feat: f64,
+    pub w_id: f64,
+    pub temperature: f64,
+    /// Classes of the identity classifier (CelebA training identities).
+    pub identities: usize,
+}
+
+impl Default for DistilConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 12,
+            batch: 64,
+            lr: 2e-3,
+            weight_decay: 1e-4,
+            seed: 23,
+            max_steps: 0,
+            w_emb: 1.0,
+            w_rel: 1.0,
+            w_kd: 1.0,
+            w_hard: 0.5,
+            w_feat: 1.0,
+            w_id: 0.0,
+            temperature: 2.0,
+            identities: 0,
+        }
+    }
+}
+
+/// One training source: cached crops, their teacher targets, and identity labels where known.
+pub struct Source<'a> {
+    pub cache: &'a FaceCache,
+    pub targets: &'a Targets,
+    /// Identity index per record (CelebA), else `None`.
+    pub identity: Vec<Option<usize>>,
+}
+
+#[derive(Module, Debug)]
+pub struct DistilNet {
+    pub student: Student,
+    fr_adapters: Vec<Conv2d>,
+    pad_adapters: Vec<Conv2d>,
+    identities: Linear,
+}
+
+impl DistilNet {
+    pub fn new(identities: usize, device: &Device) -> Self {
+        let adapters = || {
+            STAGE_CHANNELS
+                .iter()
+                .zip(TEACHER_STAGE_CHANNELS)
+                .map(|(&s, t)| Conv2dConfig::new([s, t], [1, 1]).with_bias(false).init(device))
+                .collect::<Vec<_>>()
+        };
+        Self {
+            student: Student::new(device),
+            fr_adapters: adapters(),
+            pad_adapters: adapters(),
+            identities: LinearConfig::new(EMBEDDING, identities.max(1)).with_bias(false).init(device),
+        }
+    }
+}
+
+/// Progress events, so the caller decides how to draw them.
+pub enum Event<'a> {
+    Step { epoch: usize, step: usize, steps: usize, loss: f64, images_per_s: f64 },
+    Epoch(&'a EpochLog),
+}
+
+struct Item<'a> {
+    crop: &'a [u8],
+    size: usize,
+    live: bool,
+    identity: Option<usize>,
+    targets: &'a Targets,
+    index: usize,
+}
+
+/// Per-term means of one epoch, reported in the log.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct TermLog {
+    pub emb: f64,
+    pub rel: f64,
+    pub kd: f64,
+    pub hard: f64,
+    pub feat: f64,
+    pub id: f64,
+}
+
+/// The student's crop of a cached face: the STUDENT_VIEW window at STUDENT_INPUT.
+pub fn student_crop(cache: &FaceCache, i: usize) -> Vec<f32> {
+    center(cache.crop(i), cache.size(), STUDENT_INPUT, STUDENT_VIEW)
+}
+
+fn flip_hwc(x: &mut [f32], side: usize) {
+    for row in x.chunks_exact_mut(side * 3) {
+        for i in 0..side / 2 {
+            for c in 0..3 {
+                row.swap(i * 3 + c, (side - 1 - i) * 3 + c);
+            }
+        }
+    }
+}
+
+/// Stage `s` of one face's pooled maps, optionally mirrored left-right.
+fn stage_map(maps: &[half::f16], s: usize, flip: bool) -> Vec<f32> {
+    let offset: usize = TEACHER_STAGE_CHANNELS[..s].iter().sum::<usize>() * GRID * GRID;
+    let c = TEACHER_STAGE_CHANNELS[s];
+    let m = &maps[offset..offset + c * GRID * GRID];
+    let mut out = Vec::with_capacity(m.len());
+    for ch in 0..c {
+        for y in 0..GRID {
+            for x in 0..GRID {
+                let xx = if flip { GRID - 1 - x } else { x };
+                out.push(m[(ch * GRID + y) * GRID + xx].to_f32());
+            }
+        }
+    }
+    out
+}
+
+/// Trains (or resumes) into `out` (see `checkpoint::Run`); the best epoch is the lowest sum
+/// of the dev anti-spoofing EER and the dev face-verification EER.
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    sources: &[Source],
+    pad_dev: &[&FaceCache],
+    fr_dev: &[(&FaceCache, Vec<usize>)],
+    projection: &[f32],
+    cfg: &DistilConfig,
+    out: &Path,
+    resume: bool,
+    mut on: impl FnMut(Event),
+) -> Result<RunState, TrainError> {
+    let device = Device::flex().autodiff();
+    let mut data = Vec::new();
+    for s in sources {
+        for i in 0..s.cache.len() {
+            let live = s.cache.index.records[i].label() == Label::Live;
+            data.push(Item { crop: s.cache.crop(i), size: s.cache.size(), live, identity: s.identity[i], targets: s.targets, index: i });
+        }
+    }
+    if data.is_empty() {
+        return Err(TrainError::Empty);
+    }
+    let (mut run, resumed) = Run::open(out, serde_json::to_value(cfg).expect("config serialises"), cfg.seed, resume)?;
+    let mut model = DistilNet::new(cfg.identities, &device);
+    let mut optim = AdamWConfig::new().with_weight_decay(cfg.weight_decay as f32).init();
+    if resumed {
+        (model, optim) = run.restore(model, optim)?;
+    }
+    let n_live = data.iter().filter(|d| d.live).count().max(1) as f32;
+    let n_attack = (data.len() as f32 - n_live).max(1.0);
+    let (w_live, w_attack) = (data.len() as f32 / (2.0 * n_live), data.len() as f32 / (2.0 * n_attack));
+    let steps_per_epoch = {
+        let full = data.len().div_ceil(cfg.batch);
+        if cfg.max_steps > 0 { full.min(cfg.max_steps) } else { full }
+    };
+    let total_steps = (cfg.epochs * steps_per_epoch).max(1);
+    let t1 = |v: Vec<f32>, n: usize| Tensor::<1>::from_data(TensorData::new(v, [n]), &device);
+    let t2 = |v: Vec<f32>, n: usize| {
+        let cols = v.len() / n;
+        Tensor::<2>::from_data(TensorData::new(v, [n, cols]), &device)
+    };
+    for epoch in run.state.epochs_done..cfg.epochs {
+        let mut rng = Rng(run.state.rng);
+        let mut order: Vec<usize> = (0..data.len()).collect();
+        rng.shuffle(&mut order);
+        let started = std::time::Instant::now();
+        let (mut loss_sum, mut seen) = (0f64, 0usize);
+        let mut terms = TermLog::default();
+        for (step, idx) in order.chunks(cfg.batch).take(steps_per_epoch).enumerate() {
+            let n = idx.len();
+            let flips: Vec<bool> = idx.iter().map(|_| rng.chance(0.5)).collect();
+            let crops: Vec<Vec<f32>> = idx
+                .iter()
+                .zip(&flips)
+                .map(|(&i, &f)| {
+                    let mut c = center(data[i].crop, data[i].size, STUDENT_INPUT, STUDENT_VIEW);
+                    if f {
+                        flip_hwc(&mut c, STUDENT_INPUT);
+                    }
+                    c
+                })
+                .collect();
+            let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
+            let out_s = model.student.forward(student_input(&refs, &device));
+            let mut loss = Tensor::<1>::zeros([1], &device).sum();
+            let mut add = |w: f64, term: Tensor<1>, slot: &mut f64| {
+                if w > 0.0 {
+                    *slot += term.clone().into_scalar::<f32>() as f64 * n as f64;
+                    loss = loss.clone() + term.mul_scalar(w);
+                }
+            };
+            if cfg.w_emb > 0.0 || cfg.w_rel > 0.0 {
+                let desc: Vec<f32> = idx.iter().flat_map(|&i| data[i].targets.descriptor(data[i].index).to_vec()).collect();
+                if cfg.w_emb > 0.0 {
+                    let proj: Vec<f32> = idx.iter().flat_map(|&i| project(data[i].targets.descriptor(data[i].index), projection, EMBEDDING)).collect();
+                    add(cfg.w_emb, cosine_distance(out_s.embedding.clone(), t2(proj, n)), &mut terms.emb);
+                }
+                if cfg.w_rel > 0.0 {
+                    add(cfg.w_rel, relational(out_s.embedding.clone(), t2(desc, n)), &mut terms.rel);
+                }
+            }
+            if cfg.w_kd > 0.0 {
+                let teacher: Vec<f32> = idx.iter().map(|&i| data[i].targets.pad_logit[data[i].index]).collect();
+                add(cfg.w_kd, binary_kd(out_s.live_logit.clone(), t1(teacher, n), cfg.temperature), &mut terms.kd);
+            }
+            if cfg.w_hard > 0.0 {
+                let labels: Vec<f32> = idx.iter().map(|&i| if data[i].live { 1.0 } else { 0.0 }).collect();
+                let weights: Vec<f32> = idx.iter().map(|&i| if data[i].live { w_live } else { w_attack }).collect();
+                add(cfg.w_hard, bce(out_s.live_logit.clone(), t1(labels, n), t1(weights, n)), &mut terms.hard);
+            }
+            if cfg.w_feat > 0.0 {
+                let mut feat = Tensor::<1>::zeros([1], &device).sum();
+                for (s, stage) in out_s.stages.iter().enumerate() {
+                    for (adapters, fr) in [(&model.fr_adapters, true), (&model.pad_adapters, false)] {
+                        let x = if fr { centre(stage.clone(), 1.0 / STUDENT_VIEW) } else { stage.clone() };
+                        let a = adaptive_avg_pool2d(adapters[s].forward(x), [GRID, GRID]).reshape([n as i64, -1]);
+                        let target: Vec<f32> = idx
+                            .iter()
+                            .zip(&flips)
+                            .flat_map(|(&i, &f)| {
+                                let t = data[i].targets;
+                                let maps = if fr { &t.fr_maps } else { &t.pad_maps };
+                                stage_map(&maps[data[i].index * maps_len()..(data[i].index + 1) * maps_len()], s, f)
+                            })
+                            .collect();
+                        feat = feat + feature_alignment(a, t2(target, n));
+                    }
+                }
+                add(cfg.w_feat, feat.div_scalar(2.0 * out_s.stages.len() as f64), &mut terms.feat);
+            }
+            if cfg.w_id > 0.0 {
+                let k = model.identities.weight.dims()[1];
+                let mut one_hot = vec![0f32; n * k];
+                let mut mask = vec![0f32; n];
+                for (r, &i) in idx.iter().enumerate() {
+                    if let Some(id) = data[i].identity {
+                        one_hot[r * k + id] = 1.0;
+                        mask[r] = 1.0;
+                    }
+                }
+                // CosFace: scale 30, margin 0.2 on the true class.
+                let w = model.identities.weight.val();
+                let w = w.clone() / w.powf_scalar(2.0).sum_dim(0).sqrt().clamp_min(1e-6);
+                let oh = t2(one_hot, n);
+                let logits = (l2_normalise(out_s.embedding.clone()).matmul(w) - oh.clone().mul_scalar(0.2)).mul_scalar(30.0);
+                add(cfg.w_id, masked_cross_entropy(logits, oh, t1(mask, n)), &mut terms.id);
+            }
+            let loss_value = loss.clone().into_scalar::<f32>() as f64;
+            if !loss_value.is_finite() {
+                return Err(TrainError::Resume(format!("loss became {loss_value} at epoch {} step {step}", epoch + 1)));
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(cosine_lr(cfg.lr, epoch * steps_per_epoch + step, total_steps), model, grads);
+            loss_sum += loss_value * n as f64;
+            seen += n;
+            on(Event::Step { epoch, step, steps: steps_per_epoch, loss: loss_sum / seen as f64, images_per_s: seen as f64 / started.elapsed().as_secs_f64() });
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let valid = model.valid();
+        let dev = dev_metrics(&valid.student, pad_dev, fr_dev);
+        let score = dev["pad"]["eer"].as_f64().unwrap_or(0.5) + dev["fr"]["eer"].as_f64().unwrap_or(0.5);
+        let per = |v: f64| v / seen.max(1) as f64;
+        let terms = TermLog { emb: per(terms.emb), rel: per(terms.rel), kd: per(terms.kd), hard: per(terms.hard), feat: per(terms.feat), id: per(terms.id) };
+        let mut dev = dev;
+        dev["train_terms"] = serde_json::to_value(&terms).expect("terms");
+        let log = EpochLog { epoch: epoch + 1, train_loss: loss_sum / seen.max(1) as f64, images_per_s: seen as f64 / seconds, seconds, dev };
+        on(Event::Epoch(&log));
+        run.end_epoch(&model, &optim, log, score, rng.0)?;
+    }
+    Ok(run.state)
+}
+
+/// Embeddings and live probabilities of cached faces (plain CPU device, no autodiff).
+pub fn infer(student: &Student, crops: &[Vec<f32>]) -> (Vec<Vec<f32>>, Vec<f32>) {
+    let device = Device::flex();
+    let (mut emb, mut live) = (Vec::new(), Vec::new());
+    for chunk in crops.chunks(32) {
+        let refs: Vec<&[f32]> = chunk.iter().map(|c| c.as_slice()).collect();
+        let out = student.forward(student_input(&refs, &device));
+        let e = out.embedding.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
+        emb.extend(e.chunks_exact(EMBEDDING).map(|r| r.to_vec()));
+        live.extend(burn::tensor::activation::sigmoid(out.live_logit).into_data().convert::<f32>().try_to_vec::<f32>().expect("f32"));
+    }
+    (emb, live)
+}
+
+/// Dev metrics of a student, plus its operating thresholds: liveness at BPCER 5% on the
+/// anti-spoofing dev split, match at FMR 1e-3 over all pairs of the held-out identities.
+pub fn dev_metrics(student: &Student, pad_dev: &[&FaceCache], fr_dev: &[(&FaceCache, Vec<usize>)]) -> serde_json::Value {
+    let mut out = serde_json::json!({});
+    let mut samples = Vec::new();
+    for c in pad_dev {
+        let crops: Vec<Vec<f32>> = (0..c.len()).map(|i| student_crop(c, i)).collect();
+        let (_, live) = infer(student, &crops);
+        for (i, p) in live.into_iter().enumerate() {
+            samples.push(PadSample { score: p, label: PadLabel::from(&c.index.records[i].label()) });
+        }
+    }
+    if !samples.is_empty() {
+        let t = eer_threshold(&samples);
+        let r = pad_report(&samples, t);
+        out["pad"] = serde_json::json!({ "eer": r.hter, "auc": r.auc, "threshold_eer": t, "threshold_bpcer_5": threshold_at_bpcer(&samples, 0.05) });
+    }
+    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
+    for (c, ids) in fr_dev {
+        let crops: Vec<Vec<f32>> = (0..c.len()).map(|i| student_crop(c, i)).collect();
+        let (emb, _) = infer(student, &crops);
+        for a in 0..emb.len() {
+            for b in a + 1..emb.len() {
+                let s: f32 = emb[a].iter().zip(&emb[b]).map(|(x, y)| x * y).sum();
+                if ids[a] == ids[b] { genuine.push(s) } else { impostor.push(s) }
+            }
+        }
+    }
+    if !genuine.is_empty() && !impostor.is_empty() {
+        let (e, _) = eer(&genuine, &impostor);
+        let (tar, t) = tar_at_far(&genuine, &impostor, 1e-3);
+        out["fr"] = serde_json::json!({ "eer": e, "tar_at_fmr_1e-3": tar, "threshold_fmr_1e-3": t, "genuine_pairs": genuine.len(), "impostor_pairs": impostor.len() });
+    }
+    out
+}

@@ -1,0 +1,80 @@
+//! A tiny distillation run on synthetic faces and synthetic teacher targets: every enabled
+//! loss term falls, and the exported float16 student answers like the training graph.
+
+mod common;
+
+use burn::module::Module;
+use common::synthetic;
+use facegate_nets::weights::{WeightsError, WeightsMeta, load, to_bytes};
+use facegate_nets::{PADNET_ARCH, STUDENT_ARCH, STUDENT_INPUT, STUDENT_VIEW, Student};
+use facegate_train::distil::targets::{DESCRIPTOR, Targets, maps_len, projection};
+use facegate_train::distil::{DistilConfig, DistilNet, Source, infer, student_crop, train};
+use half::f16;
+
+/// Four "identities" with their own descriptor direction; live faces get a confident
+/// teacher logit, attacks a negative one; stage maps follow the identity.
+fn targets(n: usize) -> Targets {
+    let mut descriptor = Vec::new();
+    let mut fr_maps = Vec::new();
+    for i in 0..n {
+        let id = i % 4;
+        descriptor.extend((0..DESCRIPTOR).map(|k| if k % 4 == id { 1.0 + (k % 7) as f32 * 0.1 } else { 0.05 }));
+        fr_maps.extend((0..maps_len()).map(|k| f16::from_f32(((k + id * 5) % 11) as f32 / 11.0)));
+    }
+    let pad_logit = (0..n).map(|i| if i % 2 == 0 { 3.0 } else { -3.0 }).collect();
+    let pad_maps = (0..n * maps_len()).map(|k| f16::from_f32(((k / maps_len()) % 2) as f32 + (k % 5) as f32 * 0.1)).collect();
+    Targets { key: "synthetic".into(), descriptor, pad_logit, fr_maps, pad_maps }
+}
+
+#[test]
+fn every_enabled_term_falls_and_export_matches() {
+    let n = 16;
+    let data = synthetic(n, 160, false);
+    let t = targets(n);
+    let ids: Vec<usize> = (0..n).map(|i| i % 4).collect();
+    let descriptors: Vec<&[f32]> = (0..n).map(|i| t.descriptor(i)).collect();
+    let proj = projection(&descriptors, facegate_nets::student::EMBEDDING, 1);
+    let sources = [Source { cache: &data, targets: &t, identity: ids.iter().map(|&i| Some(i)).collect() }];
+    let cfg = DistilConfig {
+        epochs: 6,
+        batch: 8,
+        lr: 3e-3,
+        seed: 5,
+        w_emb: 1.0,
+        w_rel: 1.0,
+        w_kd: 1.0,
+        w_hard: 1.0,
+        w_feat: 1.0,
+        w_id: 1.0,
+        identities: 4,
+        ..DistilConfig::default()
+    };
+    let out = std::env::temp_dir().join(format!("fg-distil-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let state = train(&sources, &[&data], &[(&data, ids.clone())], &proj, &cfg, &out, false, |_| {}).unwrap();
+    assert_eq!(state.epochs_done, 6);
+    let term = |epoch: usize, name: &str| state.log[epoch].dev["train_terms"][name].as_f64().unwrap();
+    for name in ["emb", "rel", "kd", "hard", "feat", "id"] {
+        let (first, last) = (term(0, name), term(5, name));
+        assert!(last < first, "{name}: {first} -> {last}");
+    }
+    assert!(state.log[5].dev["pad"]["eer"].is_number() && state.log[5].dev["fr"]["tar_at_fmr_1e-3"].is_number(), "{}", state.log[5].dev);
+
+    // Export: the student alone, float16, answers within 1e-3 of the training graph.
+    let device = burn::tensor::Device::flex();
+    let net = DistilNet::new(4, &device).try_load_file(out.join("best.bpk")).unwrap().valid();
+    let meta = WeightsMeta { arch: STUDENT_ARCH.into(), input: STUDENT_INPUT, normalisation: "rgb/127.5-1".into(), view: Some(STUDENT_VIEW), ..Default::default() };
+    let bytes = to_bytes(&net.student, &meta);
+    let (loaded, got_meta) = load(Student::new(&device), &bytes, STUDENT_ARCH).unwrap();
+    assert_eq!(got_meta.view(), STUDENT_VIEW);
+    let crops: Vec<Vec<f32>> = (0..n).map(|i| student_crop(&data, i)).collect();
+    let (e1, l1) = infer(&net.student, &crops);
+    let (e2, l2) = infer(&loaded.valid(), &crops);
+    for (a, b) in e1.iter().flatten().zip(e2.iter().flatten()).chain(l1.iter().zip(&l2)) {
+        assert!((a - b).abs() < 1e-3, "{a} vs {b}");
+    }
+    // The loader refuses what is not this student.
+    assert_eq!(load(Student::new(&device), &bytes[..bytes.len() - 9], STUDENT_ARCH).unwrap_err(), WeightsError::Truncated);
+    assert!(matches!(load(Student::new(&device), &bytes, PADNET_ARCH), Err(WeightsError::Arch { .. })));
+    std::fs::remove_dir_all(&out).unwrap();
+}
