@@ -1,6 +1,7 @@
 //! `facegate eval lfw`: the LFW View-2 protocol (10 folds of 300 + 300 pairs).
 
 use crate::faces::{Cropper, check_dir};
+use crate::own_model::{Loaded, OwnModel};
 use crate::progress::Progress;
 use facegate_datasets::lfw::read_pairs;
 use facegate_face::Alignment;
@@ -9,6 +10,50 @@ use facegate_teachers::{CROP, Recipe, Task, Teacher};
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+/// A recognition teacher by name, or our student by weight-file path.
+enum FrModel {
+    Teacher(Teacher),
+    Student(Box<facegate_nets::Student>, facegate_nets::WeightsMeta),
+}
+
+impl FrModel {
+    fn load(model: &str, recipe: Recipe, device: &burn::tensor::Device) -> Result<Self, Box<dyn std::error::Error>> {
+        if Path::new(model).is_file() {
+            let own = Loaded::open(model)?;
+            return match own.model {
+                OwnModel::Student(net) => Ok(FrModel::Student(net, own.meta)),
+                OwnModel::Pad(_) => Err(format!("`{model}` is not a face-recognition model").into()),
+            };
+        }
+        let teacher = Teacher::load(model, recipe, device)?;
+        if teacher.spec.task != Task::Descriptor {
+            return Err(format!("`{model}` is not a face-recognition model").into());
+        }
+        Ok(FrModel::Teacher(teacher))
+    }
+
+    fn input(&self) -> usize {
+        match self {
+            FrModel::Teacher(_) => CROP,
+            FrModel::Student(..) => facegate_nets::STUDENT_INPUT,
+        }
+    }
+
+    fn view(&self) -> f64 {
+        match self {
+            FrModel::Teacher(_) => 1.0,
+            FrModel::Student(_, meta) => meta.view(),
+        }
+    }
+
+    fn embed(&self, crops: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, Box<dyn std::error::Error>> {
+        Ok(match self {
+            FrModel::Teacher(t) => t.predict(&crops.iter().map(|c| c.as_slice()).collect::<Vec<_>>())?,
+            FrModel::Student(net, _) => facegate_train::distil::infer(net, crops).0,
+        })
+    }
+}
 
 pub struct LfwArgs<'a> {
     pub model: &'a str,
@@ -26,10 +71,7 @@ pub fn run(args: &LfwArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
     let folds = args.folds.unwrap_or(total_folds).min(total_folds);
     pairs.retain(|p| p.fold < folds);
     let device = burn::tensor::Device::flex();
-    let teacher = Teacher::load(args.model, args.recipe, &device)?;
-    if teacher.spec.task != Task::Descriptor {
-        return Err(format!("`{}` is not a face-recognition model", args.model).into());
-    }
+    let model = FrModel::load(args.model, args.recipe, &device)?;
     let mut cropper = Cropper::new(&device, args.alignment)?;
     let mut images: Vec<PathBuf> = pairs.iter().flat_map(|p| [p.a.clone(), p.b.clone()]).collect();
     images.sort();
@@ -37,9 +79,8 @@ pub fn run(args: &LfwArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
     let mut embeddings: HashMap<PathBuf, Vec<f32>> = HashMap::new();
     let mut progress = Progress::new(&format!("lfw {}", args.model), images.len());
     for chunk in images.chunks(args.batch.max(1)) {
-        let crops = chunk.iter().map(|p| cropper.crop(p, CROP, 1.0)).collect::<Result<Vec<_>, _>>()?;
-        let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
-        for (path, e) in chunk.iter().zip(teacher.predict(&refs)?) {
+        let crops = chunk.iter().map(|p| cropper.crop(p, model.input(), model.view())).collect::<Result<Vec<_>, _>>()?;
+        for (path, e) in chunk.iter().zip(model.embed(&crops)?) {
             embeddings.insert(path.clone(), e);
         }
         progress.inc(chunk.len());

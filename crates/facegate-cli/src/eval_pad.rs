@@ -6,9 +6,7 @@ use facegate_datasets::pad::{Label, Sample, folder, nuaa, replay};
 use facegate_datasets::splits::{PadSplits, Split};
 use facegate_face::Alignment;
 use facegate_metrics::{PadLabel, PadSample, eer_threshold, pad_report};
-use burn::module::Module;
-use facegate_nets::weights::{WeightsMeta, load};
-use facegate_nets::{PADNET_ARCH, PADNET_INPUT, PadNet};
+use crate::own_model::Loaded;
 use facegate_teachers::{CROP, Recipe, Task, Teacher};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -16,16 +14,14 @@ use std::path::{Path, PathBuf};
 /// A pretrained teacher by name, or one of our weight files by path.
 pub enum PadModel {
     Teacher(Teacher),
-    Net { net: Box<PadNet>, meta: WeightsMeta },
+    Own(Loaded),
 }
 
 impl PadModel {
     pub fn load(model: &str) -> Result<Self, Box<dyn std::error::Error>> {
         let device = burn::tensor::Device::flex();
         if Path::new(model).is_file() {
-            let bytes = std::fs::read(model).map_err(|e| format!("{model}: {e}"))?;
-            let (net, meta) = load(PadNet::new(&device), &bytes, PADNET_ARCH).map_err(|e| format!("{model}: {e}"))?;
-            return Ok(PadModel::Net { net: Box::new(net.valid()), meta });
+            return Ok(PadModel::Own(Loaded::open(model)?));
         }
         let teacher = Teacher::load(model, Recipe::Human, &device)?;
         if teacher.spec.task != Task::Liveness {
@@ -37,7 +33,7 @@ impl PadModel {
     pub fn crop_size(&self) -> usize {
         match self {
             PadModel::Teacher(_) => CROP,
-            PadModel::Net { .. } => PADNET_INPUT,
+            PadModel::Own(m) => m.input(),
         }
     }
 
@@ -45,7 +41,7 @@ impl PadModel {
     pub fn view(&self) -> f64 {
         match self {
             PadModel::Teacher(_) => 1.0,
-            PadModel::Net { meta, .. } => meta.view(),
+            PadModel::Own(m) => m.meta.view(),
         }
     }
 
@@ -56,14 +52,14 @@ impl PadModel {
                 let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
                 t.predict(&refs)?.into_iter().map(|p| p[0]).collect()
             }
-            PadModel::Net { net, .. } => facegate_train::pad_teacher::predict(net, crops, &burn::tensor::Device::flex()),
+            PadModel::Own(m) => m.live(crops),
         })
     }
 
     /// The operating threshold stored with the weights (fixed on dev when they were made).
     pub fn stored_threshold(&self) -> Option<f32> {
         match self {
-            PadModel::Net { meta, .. } => meta.thresholds.get("liveness").and_then(|v| v.as_f64()).map(|v| v as f32),
+            PadModel::Own(m) => m.meta.thresholds.get("liveness").and_then(|v| v.as_f64()).map(|v| v as f32),
             PadModel::Teacher(_) => None,
         }
     }

@@ -3,7 +3,9 @@
 mod eval_lfw;
 mod eval_pad;
 mod faces;
+mod own_model;
 mod progress;
+mod report;
 mod train_pad;
 mod train_student;
 
@@ -31,6 +33,16 @@ enum Command {
     Train {
         #[command(subcommand)]
         what: Train,
+    },
+    /// Size and cost of the student against its two teachers.
+    Report {
+        #[arg(long, default_value = "models/student.fgw")]
+        student: String,
+        #[arg(long, default_value = "models/pad-teacher.fgw")]
+        pad_teacher: String,
+        /// The face-recognition teacher it was distilled from.
+        #[arg(long, default_value = "faceres")]
+        fr_teacher: String,
     },
     /// Write a trained run as a committed float16 weight file.
     Export {
@@ -317,6 +329,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let state = train_student::run(&args)?;
             (serde_json::json!({ "run": out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
         }
+        Command::Report { student, pad_teacher, fr_teacher } => (report::run(&student, &pad_teacher, &fr_teacher)?, None),
         Command::Export { what: Export::Student { run, out } } => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");
             (train_student::export(&run, &out, &command)?, None)

@@ -25,10 +25,25 @@ pub struct PadNet {
     head: Linear,
 }
 
+/// (out channels, stride) per block, MobileNet-v1 (also the faceres graph's layer plan).
+const PLAN: [(usize, usize); 13] = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)];
+
+/// Multiply-accumulates of the MobileNet-v1 trunk at `input` x `input` (SAME padding).
+pub fn mobilenet_v1_macs(input: usize) -> u64 {
+    let mut side = input.div_ceil(2);
+    let mut macs = (side * side * 27 * 32) as u64;
+    let mut cin = 32;
+    for (cout, stride) in PLAN {
+        side = side.div_ceil(stride);
+        macs += (side * side * cin * 9 + side * side * cin * cout) as u64;
+        cin = cout;
+    }
+    macs
+}
+
 impl PadNet {
     pub fn new(device: &Device) -> Self {
-        // (out channels, stride) per block, MobileNet-v1.
-        let plan = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)];
+        let plan = PLAN;
         let mut cin = 32;
         let mut blocks = Vec::new();
         for (cout, stride) in plan {
@@ -111,5 +126,12 @@ mod tests {
         let crop = vec![100.0f32; PADNET_INPUT * PADNET_INPUT * 3];
         let x = padnet_input(&[&crop, &crop], &device);
         assert_eq!(net.forward(x).dims(), [2]);
+    }
+
+    #[test]
+    fn mobilenet_cost_matches_the_published_figure() {
+        // MobileNet-v1 1.0/224 is 569M multiply-adds (Howard et al. 2017, table 8).
+        let m = mobilenet_v1_macs(224);
+        assert!((560_000_000..580_000_000).contains(&m), "{m}");
     }
 }

@@ -162,6 +162,8 @@ pub struct GraphModel {
     input: usize,
     /// Input shape as the graph declares it (`None` where it is dynamic): [N, H, W, C].
     input_shape: [Option<usize>; 4],
+    /// Stored values in the weights manifest (for size reports).
+    parameters: usize,
     device: Device,
 }
 
@@ -379,7 +381,8 @@ impl GraphModel {
             nodes.push(Node { name: d.name.clone(), tf_op: d.op.clone(), op, inputs });
         }
         let input = input.ok_or_else(|| TfjsError::Format { path: "<model>".into(), reason: "no Placeholder input".into() })?;
-        Ok(GraphModel { nodes, index, input, input_shape, device: device.clone() })
+        let parameters = model.weights_manifest.iter().flat_map(|g| &g.weights).map(|w| w.shape.iter().product::<usize>()).sum();
+        Ok(GraphModel { nodes, index, input, input_shape, parameters, device: device.clone() })
     }
 
     pub fn device(&self) -> &Device {
@@ -406,6 +409,11 @@ impl GraphModel {
             Op::Const(v) => Some(v.clone()),
             _ => None,
         }
+    }
+
+    /// How many values the weight shards hold.
+    pub fn parameter_count(&self) -> usize {
+        self.parameters
     }
 
     pub fn has_node(&self, name: &str) -> bool {
