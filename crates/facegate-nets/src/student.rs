@@ -81,6 +81,20 @@ impl Student {
     }
 }
 
+/// What inference needs from a batch of crops: unit embeddings and P(live), one per crop.
+pub fn embed_and_score(student: &Student, crops: &[Vec<f32>], device: &Device) -> (Vec<Vec<f32>>, Vec<f32>) {
+    let (mut emb, mut live) = (Vec::with_capacity(crops.len()), Vec::with_capacity(crops.len()));
+    for chunk in crops.chunks(32) {
+        let refs: Vec<&[f32]> = chunk.iter().map(|c| c.as_slice()).collect();
+        let out = student.forward(student_input(&refs, device));
+        let e = out.embedding.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 embeddings");
+        emb.extend(e.chunks_exact(EMBEDDING).map(|r| r.to_vec()));
+        let p = burn::tensor::activation::sigmoid(out.live_logit).into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 scores");
+        live.extend(p);
+    }
+    (emb, live)
+}
+
 /// The centre `fraction` of a map's height and width (at least one cell).
 pub fn centre(x: Tensor<4>, fraction: f64) -> Tensor<4> {
     let [_, _, h, w] = x.dims();

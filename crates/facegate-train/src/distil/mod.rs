@@ -325,18 +325,9 @@ pub fn train(
     Ok(run.state)
 }
 
-/// Embeddings and live probabilities of cached faces (plain CPU device, no autodiff).
+/// Embeddings and live probabilities of crops (plain CPU device, no autodiff).
 pub fn infer(student: &Student, crops: &[Vec<f32>]) -> (Vec<Vec<f32>>, Vec<f32>) {
-    let device = Device::flex();
-    let (mut emb, mut live) = (Vec::new(), Vec::new());
-    for chunk in crops.chunks(32) {
-        let refs: Vec<&[f32]> = chunk.iter().map(|c| c.as_slice()).collect();
-        let out = student.forward(student_input(&refs, &device));
-        let e = out.embedding.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
-        emb.extend(e.chunks_exact(EMBEDDING).map(|r| r.to_vec()));
-        live.extend(burn::tensor::activation::sigmoid(out.live_logit).into_data().convert::<f32>().try_to_vec::<f32>().expect("f32"));
-    }
-    (emb, live)
+    facegate_nets::student::embed_and_score(student, crops, &Device::flex())
 }
 
 /// Dev metrics of a student, plus its operating thresholds: liveness at BPCER 5% on the

@@ -1,0 +1,278 @@
+//! frame -> detect -> crop -> student -> decision, the one path every call takes.
+
+use crate::error::SdkError;
+use crate::template::{Template, average, cosine};
+use burn::module::Module;
+use burn::tensor::Device;
+use facegate_face::{Alignment, Detection, Detector, DetectorConfig, RgbImage, face_crop_view};
+use facegate_nets::student::{EMBEDDING, embed_and_score};
+use facegate_nets::weights::{WeightsMeta, crc32, load};
+use facegate_nets::{STUDENT_ARCH, STUDENT_INPUT, Student};
+use facegate_tfjs::GraphModel;
+use serde::Serialize;
+
+/// Detections at or above this score count as people in view.
+pub const PERSON_SCORE: f32 = 0.5;
+/// At most this many faces per frame go through the student.
+pub const MAX_SCORED_FACES: usize = 4;
+
+/// Operating points; default to the ones stored with the student.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Thresholds {
+    /// P(live) at or above which a face counts as live (BPCER 5% on the dev split).
+    pub liveness: f32,
+    /// Cosine similarity at or above which two faces match (FMR 1e-3 on held-out CelebA).
+    pub matching: f32,
+    /// Usable enrolment frames needed for a template.
+    pub min_enroll_frames: usize,
+}
+
+impl Thresholds {
+    pub fn check(&self) -> Result<(), SdkError> {
+        let unit = |name, v: f32, range| if v.is_finite() && (0.0..=1.0).contains(&v) { Ok(()) } else { Err(SdkError::BadOption { name, value: v as f64, range }) };
+        unit("liveness", self.liveness, "0..=1")?;
+        if !(self.matching.is_finite() && (-1.0..=1.0).contains(&self.matching)) {
+            return Err(SdkError::BadOption { name: "matching", value: self.matching as f64, range: "-1..=1" });
+        }
+        if !(1..=64).contains(&self.min_enroll_frames) {
+            return Err(SdkError::BadOption { name: "minEnrollFrames", value: self.min_enroll_frames as f64, range: "1..=64" });
+        }
+        Ok(())
+    }
+}
+
+/// Hints for guiding the person in front of the camera.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Quality {
+    pub too_small: bool,
+    pub too_dark: bool,
+    pub too_bright: bool,
+    pub off_centre: bool,
+    pub cut_off: bool,
+    pub several_faces: bool,
+}
+
+impl Quality {
+    pub fn good(&self) -> bool {
+        !(self.too_small || self.too_dark || self.too_bright || self.off_centre || self.cut_off || self.several_faces)
+    }
+
+    fn reasons(&self) -> Vec<&'static str> {
+        let flags = [
+            (self.too_small, "tooSmall"),
+            (self.too_dark, "tooDark"),
+            (self.too_bright, "tooBright"),
+            (self.off_centre, "offCentre"),
+            (self.cut_off, "cutOff"),
+            (self.several_faces, "severalFaces"),
+        ];
+        flags.into_iter().filter(|(on, _)| *on).map(|(_, n)| n).collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Face {
+    /// Detector box [x, y, width, height] in frame pixels.
+    pub box_: [f64; 4],
+    /// Right eye, left eye, nose, mouth, right ear, left ear: [x, y] in frame pixels.
+    pub keypoints: [[f64; 2]; 6],
+    pub detector_score: f32,
+    /// P(live), for the faces that went through the student.
+    pub liveness_score: Option<f32>,
+    pub live: Option<bool>,
+    pub quality: Quality,
+    #[serde(skip)]
+    pub embedding: Option<Vec<f32>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    pub live: bool,
+    #[serde(rename = "match")]
+    pub matched: bool,
+    pub similarity: f32,
+    pub liveness_score: f32,
+    /// "ok", "notLive", "noMatch".
+    pub reason: &'static str,
+    pub quality: Quality,
+}
+
+pub struct Engine {
+    detector: Detector,
+    student: Student,
+    meta: WeightsMeta,
+    model_id: u32,
+    thresholds: Thresholds,
+    device: Device,
+}
+
+/// An RGBA buffer (canvas `ImageData` layout) as a frame, checked for size and limits.
+pub fn frame_from_rgba(width: usize, height: usize, rgba: &[u8]) -> Result<RgbImage, SdkError> {
+    Ok(RgbImage::from_rgba(width, height, rgba)?)
+}
+
+impl Engine {
+    /// Builds the engine from the detector graph (model.json + one weight shard) and the
+    /// student weight file, all as bytes (the browser build embeds them).
+    pub fn from_bytes(detector_json: &[u8], detector_bin: &[u8], student: &[u8]) -> Result<Self, SdkError> {
+        let device = Device::flex();
+        let graph = GraphModel::from_bytes(detector_json, &[detector_bin], &device).map_err(|e| SdkError::Model(e.to_string()))?;
+        let detector = Detector::new(graph, DetectorConfig::default())?;
+        let (net, meta) = load(Student::new(&device), student, STUDENT_ARCH).map_err(|e| SdkError::Model(e.to_string()))?;
+        let stored = |k: &str| meta.thresholds.get(k).and_then(|v| v.as_f64()).map(|v| v as f32);
+        let thresholds = Thresholds {
+            liveness: stored("liveness").ok_or_else(|| SdkError::Model("student file has no liveness threshold".into()))?,
+            matching: stored("match").ok_or_else(|| SdkError::Model("student file has no match threshold".into()))?,
+            min_enroll_frames: 3,
+        };
+        // The file's own checksum (not a CRC over file + checksum, which is a constant).
+        let model_id = crc32(&student[..student.len() - 4]);
+        Ok(Self { detector, student: net.valid(), meta, model_id, thresholds, device })
+    }
+
+    pub fn meta(&self) -> &WeightsMeta {
+        &self.meta
+    }
+
+    /// CRC-32 of the student file: templates carry it, so one made by another model is refused.
+    pub fn model_id(&self) -> u32 {
+        self.model_id
+    }
+
+    pub fn thresholds(&self) -> Thresholds {
+        self.thresholds
+    }
+
+    /// Replaces the operating points; invalid values are refused and the old ones kept.
+    pub fn set_thresholds(&mut self, t: Thresholds) -> Result<(), SdkError> {
+        t.check()?;
+        self.thresholds = t;
+        Ok(())
+    }
+
+    /// Every detected face, the most confident first; the confident ones (up to
+    /// MAX_SCORED_FACES) carry a liveness score and an embedding.
+    pub fn analyze(&self, frame: &RgbImage) -> Result<Vec<Face>, SdkError> {
+        let detections = self.detector.detect(frame)?;
+        let people = detections.iter().filter(|d| d.score >= PERSON_SCORE).count();
+        let scored: Vec<&Detection> = detections.iter().filter(|d| d.score >= PERSON_SCORE).take(MAX_SCORED_FACES).collect();
+        let crops: Vec<Vec<f32>> = scored.iter().map(|d| face_crop_view(frame, d, STUDENT_INPUT, Alignment::None, self.meta.view())).collect();
+        let (embeddings, scores) = if crops.is_empty() { (Vec::new(), Vec::new()) } else { embed_and_score(&self.student, &crops, &self.device) };
+        let mut faces = Vec::with_capacity(detections.len());
+        for d in &detections {
+            let k = scored.iter().position(|s| std::ptr::eq(*s, d));
+            let [x1, y1, x2, y2] = d.raw_box;
+            let score = k.map(|k| scores[k]).filter(|s| s.is_finite());
+            faces.push(Face {
+                box_: [x1, y1, x2 - x1, y2 - y1],
+                keypoints: d.landmarks,
+                detector_score: d.score,
+                liveness_score: score,
+                live: score.map(|s| s >= self.thresholds.liveness),
+                quality: quality(frame, d, people),
+                embedding: k.map(|k| embeddings[k].clone()),
+            });
+        }
+        Ok(faces)
+    }
+
+    /// The one face a decision is made on: exactly one person in view.
+    fn single(&self, frame: &RgbImage) -> Result<Face, SdkError> {
+        let faces = self.analyze(frame)?;
+        let people: Vec<Face> = faces.into_iter().filter(|f| f.detector_score >= PERSON_SCORE).collect();
+        match people.len() {
+            0 => Err(facegate_face::FaceError::NoFace.into()),
+            1 => Ok(people.into_iter().next().expect("one face")),
+            count => Err(facegate_face::FaceError::SeveralFaces { count }.into()),
+        }
+    }
+
+    /// A template from the usable frames: one live, well-placed face each.
+    pub fn enroll(&self, frames: &[RgbImage]) -> Result<Template, SdkError> {
+        if frames.is_empty() {
+            return Err(SdkError::NoFrames);
+        }
+        let mut good = Vec::new();
+        let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();
+        for frame in frames {
+            match self.single(frame) {
+                Ok(face) if face.live != Some(true) => *reasons.entry("notLive".into()).or_default() += 1,
+                Ok(face) if !face.quality.good() => {
+                    for r in face.quality.reasons() {
+                        *reasons.entry(r.into()).or_default() += 1;
+                    }
+                }
+                Ok(face) => match face.embedding {
+                    Some(e) => good.push(e),
+                    None => *reasons.entry("noEmbedding".into()).or_default() += 1,
+                },
+                Err(e) => *reasons.entry(e.code().to_lowercase()).or_default() += 1,
+            }
+        }
+        if good.len() < self.thresholds.min_enroll_frames {
+            let reasons = reasons.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ");
+            return Err(SdkError::NotEnoughFrames { good: good.len(), total: frames.len(), needed: self.thresholds.min_enroll_frames, reasons });
+        }
+        Ok(Template { model_id: self.model_id, embedding: average(&good) })
+    }
+
+    /// Parses template bytes made by this model.
+    pub fn template(&self, bytes: &[u8]) -> Result<Template, SdkError> {
+        Template::from_bytes(bytes, self.model_id, EMBEDDING)
+    }
+
+    /// Is the one face in `frame` live, and is it the enrolled person?
+    pub fn verify(&self, frame: &RgbImage, template: &Template) -> Result<Verification, SdkError> {
+        if template.model_id != self.model_id {
+            return Err(SdkError::ForeignTemplate { found: template.model_id, expected: self.model_id });
+        }
+        let face = self.single(frame)?;
+        let liveness_score = face.liveness_score.unwrap_or(0.0);
+        let similarity = cosine(face.embedding.as_deref().unwrap_or(&[]), &template.embedding);
+        let live = liveness_score >= self.thresholds.liveness;
+        let matched = similarity >= self.thresholds.matching;
+        let reason = if !live {
+            "notLive"
+        } else if !matched {
+            "noMatch"
+        } else {
+            "ok"
+        };
+        Ok(Verification { live, matched: live && matched, similarity, liveness_score, reason, quality: face.quality })
+    }
+}
+
+/// Where the face sits in the frame and how it is lit.
+fn quality(frame: &RgbImage, d: &Detection, people: usize) -> Quality {
+    let (w, h) = (frame.width() as f64, frame.height() as f64);
+    let [x1, y1, x2, y2] = d.raw_box;
+    let side = (x2 - x1).max(y2 - y1);
+    let (cx, cy) = ((x1 + x2) / 2.0, (y1 + y2) / 2.0);
+    let luma = mean_luma(frame, d.raw_box);
+    Quality {
+        too_small: side < 0.15 * w.min(h) || side < 48.0,
+        too_dark: luma < 50.0,
+        too_bright: luma > 225.0,
+        off_centre: (cx - w / 2.0).abs() > 0.25 * w || (cy - h / 2.0).abs() > 0.25 * h,
+        cut_off: d.square[0] < 0.0 || d.square[1] < 0.0 || d.square[2] > w || d.square[3] > h,
+        several_faces: people > 1,
+    }
+}
+
+fn mean_luma(frame: &RgbImage, b: [f64; 4]) -> f64 {
+    let clampx = |v: f64| (v.max(0.0) as usize).min(frame.width());
+    let clampy = |v: f64| (v.max(0.0) as usize).min(frame.height());
+    let (x0, x1, y0, y1) = (clampx(b[0]), clampx(b[2]), clampy(b[1]), clampy(b[3]));
+    let step = ((x1 - x0).max(y1 - y0) / 32).max(1);
+    let (mut sum, mut n) = (0f64, 0usize);
+    for y in (y0..y1).step_by(step) {
+        for x in (x0..x1).step_by(step) {
+            sum += 0.299 * frame.at(x, y, 0) as f64 + 0.587 * frame.at(x, y, 1) as f64 + 0.114 * frame.at(x, y, 2) as f64;
+            n += 1;
+        }
+    }
+    if n == 0 { 0.0 } else { sum / n as f64 }
+}

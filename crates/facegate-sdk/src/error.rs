@@ -1,0 +1,42 @@
+/// Every way a call can fail. Each variant has a stable `code()` that JavaScript callers can
+/// switch on; none of them changes the engine's state.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SdkError {
+    #[error("{0}")]
+    Frame(#[from] facegate_face::FaceError),
+    #[error("the frame list is empty")]
+    NoFrames,
+    #[error("only {good} of {total} frames were usable ({reasons}); {needed} are needed")]
+    NotEnoughFrames { good: usize, total: usize, needed: usize, reasons: String },
+    #[error("template is corrupt or truncated")]
+    CorruptTemplate,
+    #[error("template format {found} is not supported (this build reads {supported})")]
+    TemplateVersion { found: u16, supported: u16 },
+    #[error("template was made by another model ({found:08x}, this one is {expected:08x}); enroll again")]
+    ForeignTemplate { found: u32, expected: u32 },
+    #[error("option `{name}` must be a finite number in {range}, got {value}")]
+    BadOption { name: &'static str, value: f64, range: &'static str },
+    #[error("model: {0}")]
+    Model(String),
+}
+
+impl SdkError {
+    pub fn code(&self) -> &'static str {
+        use facegate_face::FaceError as F;
+        match self {
+            SdkError::Frame(F::BufferSize { .. }) => "BAD_BUFFER_SIZE",
+            SdkError::Frame(F::EmptyImage { .. }) => "EMPTY_IMAGE",
+            SdkError::Frame(F::ImageTooLarge { .. }) => "IMAGE_TOO_LARGE",
+            SdkError::Frame(F::NonFinite) => "NON_FINITE",
+            SdkError::Frame(F::NoFace) => "NO_FACE",
+            SdkError::Frame(F::SeveralFaces { .. }) => "SEVERAL_FACES",
+            SdkError::Frame(F::Model(_)) | SdkError::Model(_) => "MODEL",
+            SdkError::NoFrames => "NO_FRAMES",
+            SdkError::NotEnoughFrames { .. } => "NOT_ENOUGH_FRAMES",
+            SdkError::CorruptTemplate => "CORRUPT_TEMPLATE",
+            SdkError::TemplateVersion { .. } => "TEMPLATE_VERSION",
+            SdkError::ForeignTemplate { .. } => "FOREIGN_TEMPLATE",
+            SdkError::BadOption { .. } => "BAD_OPTION",
+        }
+    }
+}

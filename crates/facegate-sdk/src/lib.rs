@@ -1,0 +1,12 @@
+//! facegate's engine, independent of any browser API: the wasm crate binds it to JavaScript,
+//! native tests drive it directly. Data flows one way:
+//! camera frame -> detect -> crop -> student -> decision.
+
+mod engine;
+mod error;
+mod template;
+
+pub use engine::{Engine, frame_from_rgba, Face, MAX_SCORED_FACES, PERSON_SCORE, Quality, Thresholds, Verification};
+pub use error::SdkError;
+pub use facegate_face::RgbImage;
+pub use template::{TEMPLATE_VERSION, Template, average, cosine};

@@ -1,0 +1,123 @@
+//! The engine's contract on bad input: a typed error with a stable code, and an engine that
+//! keeps working afterwards. These tests use an untrained student (behaviour, not accuracy);
+//! the committed student's accuracy is measured by `facegate eval`.
+
+use burn::tensor::Device;
+use facegate_nets::weights::{WeightsMeta, to_bytes};
+use facegate_nets::{STUDENT_ARCH, STUDENT_INPUT, STUDENT_VIEW, Student};
+use facegate_sdk::{Engine, RgbImage, SdkError, Template, Thresholds, frame_from_rgba};
+use facegate_teachers::teachers_dir;
+use std::path::PathBuf;
+
+fn student_bytes(seed_threshold: f32) -> Vec<u8> {
+    let mut meta = WeightsMeta { arch: STUDENT_ARCH.into(), input: STUDENT_INPUT, normalisation: "rgb/127.5-1".into(), view: Some(STUDENT_VIEW), ..Default::default() };
+    meta.thresholds.insert("liveness".into(), serde_json::json!(seed_threshold));
+    meta.thresholds.insert("match".into(), serde_json::json!(0.5));
+    to_bytes(&Student::new(&Device::flex()), &meta)
+}
+
+fn engine(student: &[u8]) -> Engine {
+    let dir = teachers_dir().unwrap();
+    let json = std::fs::read(dir.join("blazeface.json")).unwrap();
+    let bin = std::fs::read(dir.join("blazeface.bin")).unwrap();
+    Engine::from_bytes(&json, &bin, student).unwrap()
+}
+
+fn data() -> PathBuf {
+    std::env::var_os("FACEGATE_DATA").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+}
+
+fn jpeg(path: PathBuf) -> RgbImage {
+    let img = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8();
+    RgbImage::from_rgb(img.width() as usize, img.height() as usize, img.into_raw()).unwrap()
+}
+
+/// Two people side by side on one 4:3 canvas (the detector squashes frames to a square).
+fn two_faces() -> RgbImage {
+    let a = jpeg(data().join("nuaa-sequences/live/000.jpg"));
+    let b = jpeg(data().join("nuaa-sequences/other-live/000.jpg"));
+    let (w, h) = (a.width() / 2, a.height() / 2);
+    let mut out = vec![0u8; a.width() * a.height() * 3];
+    for (k, img) in [a, b].iter().enumerate() {
+        for y in 0..h {
+            for x in 0..w {
+                for c in 0..3 {
+                    out[((y + h / 2) * 2 * w + x + k * w) * 3 + c] = img.at(x * 2, y * 2, c);
+                }
+            }
+        }
+    }
+    RgbImage::from_rgb(2 * w, 2 * h, out).unwrap()
+}
+
+#[test]
+fn bad_frames_get_typed_errors_and_the_engine_keeps_working() {
+    let e = engine(&student_bytes(0.5));
+    let code = |r: Result<RgbImage, SdkError>| r.unwrap_err().code();
+    assert_eq!(code(frame_from_rgba(4, 4, &[0; 10])), "BAD_BUFFER_SIZE");
+    assert_eq!(code(frame_from_rgba(0, 0, &[])), "EMPTY_IMAGE");
+    assert_eq!(code(frame_from_rgba(100_000, 100_000, &[])), "IMAGE_TOO_LARGE");
+
+    let grey = frame_from_rgba(64, 48, &[128; 64 * 48 * 4]).unwrap();
+    assert!(e.analyze(&grey).unwrap().iter().all(|f| f.detector_score < 0.5));
+    let t = Template { model_id: e.model_id(), embedding: vec![0.0; 128] };
+    assert_eq!(e.verify(&grey, &t).unwrap_err().code(), "NO_FACE");
+    assert_eq!(e.verify(&two_faces(), &t).unwrap_err().code(), "SEVERAL_FACES");
+    assert_eq!(e.enroll(&[]).unwrap_err().code(), "NO_FRAMES");
+    let err = e.enroll(&[grey.clone(), grey.clone(), grey]).unwrap_err();
+    assert_eq!(err.code(), "NOT_ENOUGH_FRAMES");
+    assert!(err.to_string().contains("no_face: 3"), "{err}");
+
+    // Still answers after all of that.
+    let live = jpeg(data().join("nuaa-sequences/live/000.jpg"));
+    let faces = e.analyze(&live).unwrap();
+    let people: Vec<_> = faces.iter().filter(|f| f.detector_score >= 0.5).collect();
+    assert_eq!(people.len(), 1, "{faces:?}");
+    assert!(people[0].liveness_score.is_some_and(|s| (0.0..=1.0).contains(&s)));
+    assert!(!people[0].quality.several_faces);
+    let two = e.analyze(&two_faces()).unwrap();
+    assert!(two.iter().filter(|f| f.quality.several_faces).count() >= 2, "{two:?}");
+}
+
+#[test]
+fn templates_and_options_are_checked() {
+    let mut e = engine(&student_bytes(0.5));
+    let other = engine(&student_bytes(0.25));
+    assert_ne!(e.model_id(), other.model_id());
+    let live = jpeg(data().join("nuaa-sequences/live/000.jpg"));
+    let t = Template { model_id: other.model_id(), embedding: vec![0.0; 128] };
+    assert_eq!(e.verify(&live, &t).unwrap_err().code(), "FOREIGN_TEMPLATE");
+    assert_eq!(e.template(&t.to_bytes()).unwrap_err().code(), "FOREIGN_TEMPLATE");
+    assert_eq!(e.template(b"not a template at all").unwrap_err().code(), "CORRUPT_TEMPLATE");
+
+    let before = e.thresholds();
+    for bad in [
+        Thresholds { liveness: f32::NAN, ..before },
+        Thresholds { liveness: 1.5, ..before },
+        Thresholds { matching: f32::INFINITY, ..before },
+        Thresholds { min_enroll_frames: 0, ..before },
+    ] {
+        assert_eq!(e.set_thresholds(bad).unwrap_err().code(), "BAD_OPTION");
+        assert_eq!(e.thresholds(), before, "a refused option leaves the old ones");
+    }
+    // Everything accepted: a template from the live frames verifies against itself.
+    e.set_thresholds(Thresholds { liveness: 0.0, matching: 0.9, min_enroll_frames: 2 }).unwrap();
+    let frames: Vec<RgbImage> = (0..2).map(|i| jpeg(data().join(format!("nuaa-sequences/live/{:03}.jpg", i * 10)))).collect();
+    let template = e.enroll(&frames).unwrap();
+    let back = e.template(&template.to_bytes()).unwrap();
+    let v = e.verify(&frames[0], &back).unwrap();
+    assert!(v.live && v.matched && v.reason == "ok", "{v:?}");
+}
+
+#[test]
+fn a_broken_student_file_is_refused() {
+    let dir = teachers_dir().unwrap();
+    let json = std::fs::read(dir.join("blazeface.json")).unwrap();
+    let bin = std::fs::read(dir.join("blazeface.bin")).unwrap();
+    let good = student_bytes(0.5);
+    for bad in [&good[..good.len() / 2], b"FGWT".as_slice(), &[]] {
+        let err = Engine::from_bytes(&json, &bin, bad).err().expect("refused");
+        assert_eq!(err.code(), "MODEL");
+    }
+    assert_eq!(Engine::from_bytes(b"{", &bin, &good).err().expect("refused").code(), "MODEL");
+}
