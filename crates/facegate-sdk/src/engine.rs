@@ -75,6 +75,7 @@ impl Quality {
 #[serde(rename_all = "camelCase")]
 pub struct Face {
     /// Detector box [x, y, width, height] in frame pixels.
+    #[serde(rename = "box")]
     pub box_: [f64; 4],
     /// Right eye, left eye, nose, mouth, right ear, left ear: [x, y] in frame pixels.
     pub keypoints: [[f64; 2]; 6],

@@ -1,0 +1,154 @@
+//! facegate in the browser: the engine of `facegate-sdk` with the detector and the student
+//! compiled in, exported to JavaScript through wasm-bindgen. The npm package's JavaScript
+//! (pkg-templates/) wraps this `Core` with frame conversion, template encryption and a worker.
+//!
+//! Every export validates its input and returns a `FaceGateError` (with a stable `code`)
+//! instead of panicking: a Rust panic in wasm is an `unreachable` trap that kills the instance.
+
+use facegate_sdk::{Engine, RgbImage, SdkError, Thresholds, frame_from_rgba};
+use js_sys::{Array, Reflect, Uint8Array};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+static DETECTOR_JSON: &[u8] = include_bytes!(env!("FACEGATE_DETECTOR_JSON"));
+static DETECTOR_BIN: &[u8] = include_bytes!(env!("FACEGATE_DETECTOR_BIN"));
+static STUDENT: &[u8] = include_bytes!(env!("FACEGATE_STUDENT_FILE"));
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// A JS `Error` named FaceGateError with the error's stable `code`.
+pub fn js_error(code: &str, message: &str) -> JsValue {
+    let err = js_sys::Error::new(message);
+    err.set_name("FaceGateError");
+    let _ = Reflect::set(&err, &"code".into(), &code.into());
+    err.into()
+}
+
+fn sdk(e: SdkError) -> JsValue {
+    js_error(e.code(), &e.to_string())
+}
+
+fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| js_error("INTERNAL", &e.to_string()))
+}
+
+fn dim(v: u32, what: &str) -> Result<usize, JsValue> {
+    usize::try_from(v).map_err(|_| js_error("BAD_ARGUMENT", &format!("{what} {v} is out of range")))
+}
+
+/// `{data, width, height}` (ImageData or a plain object) as a frame.
+fn frame_of(obj: &JsValue) -> Result<RgbImage, JsValue> {
+    let get = |k: &str| Reflect::get(obj, &k.into()).map_err(|_| js_error("BAD_ARGUMENT", &format!("frame has no `{k}`")));
+    let num = |k: &str| -> Result<usize, JsValue> {
+        let v = get(k)?.as_f64().ok_or_else(|| js_error("BAD_ARGUMENT", &format!("frame `{k}` is not a number")))?;
+        if !v.is_finite() || v < 0.0 || v.fract() != 0.0 || v > u32::MAX as f64 {
+            return Err(js_error("BAD_ARGUMENT", &format!("frame `{k}` is {v}, not a pixel count")));
+        }
+        Ok(v as usize)
+    };
+    let (width, height) = (num("width")?, num("height")?);
+    let data = get("data")?;
+    if !(data.is_instance_of::<Uint8Array>() || data.is_instance_of::<js_sys::Uint8ClampedArray>()) {
+        return Err(js_error("BAD_ARGUMENT", "frame `data` must be a Uint8Array or Uint8ClampedArray of RGBA bytes"));
+    }
+    let bytes = Uint8Array::new(&data).to_vec();
+    frame_from_rgba(width, height, &bytes).map_err(sdk)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Info {
+    arch: String,
+    model_id: String,
+    input: usize,
+    thresholds: Thresholds,
+    metrics: serde_json::Map<String, serde_json::Value>,
+    simd: bool,
+    wasm_bytes_embedded: usize,
+}
+
+#[wasm_bindgen]
+pub struct Core {
+    engine: Engine,
+}
+
+#[wasm_bindgen]
+impl Core {
+    /// Builds the engine from the embedded models.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Result<Core, JsValue> {
+        Ok(Core { engine: Engine::from_bytes(DETECTOR_JSON, DETECTOR_BIN, STUDENT).map_err(sdk)? })
+    }
+
+    /// Model identity, operating points and the metrics the student reached.
+    pub fn info(&self) -> Result<JsValue, JsValue> {
+        let meta = self.engine.meta();
+        to_js(&Info {
+            arch: meta.arch.clone(),
+            model_id: format!("{:08x}", self.engine.model_id()),
+            input: meta.input,
+            thresholds: self.engine.thresholds(),
+            metrics: meta.metrics.clone(),
+            simd: cfg!(target_feature = "simd128"),
+            wasm_bytes_embedded: DETECTOR_JSON.len() + DETECTOR_BIN.len() + STUDENT.len(),
+        })
+    }
+
+    /// Faces in an RGBA frame: box, keypoints, liveness, quality hints.
+    pub fn analyze(&self, rgba: &[u8], width: u32, height: u32) -> Result<JsValue, JsValue> {
+        let frame = frame_from_rgba(dim(width, "width")?, dim(height, "height")?, rgba).map_err(sdk)?;
+        to_js(&self.engine.analyze(&frame).map_err(sdk)?)
+    }
+
+    /// Template bytes (unencrypted; the JavaScript layer encrypts them) from an array of
+    /// `{data, width, height}` frames.
+    pub fn enroll(&self, frames: Array) -> Result<Vec<u8>, JsValue> {
+        let frames = frames.iter().map(|f| frame_of(&f)).collect::<Result<Vec<_>, _>>()?;
+        Ok(self.engine.enroll(&frames).map_err(sdk)?.to_bytes())
+    }
+
+    /// `{live, match, similarity, livenessScore, reason, quality}` for the one face in the frame.
+    pub fn verify(&self, rgba: &[u8], width: u32, height: u32, template: &[u8]) -> Result<JsValue, JsValue> {
+        let template = self.engine.template(template).map_err(sdk)?;
+        let frame = frame_from_rgba(dim(width, "width")?, dim(height, "height")?, rgba).map_err(sdk)?;
+        to_js(&self.engine.verify(&frame, &template).map_err(sdk)?)
+    }
+
+    pub fn thresholds(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.engine.thresholds())
+    }
+
+    /// Overrides operating points: `{liveness?, matching?, minEnrollFrames?}`. Invalid values
+    /// are refused and the previous ones kept.
+    #[wasm_bindgen(js_name = setThresholds)]
+    pub fn set_thresholds(&mut self, options: JsValue) -> Result<JsValue, JsValue> {
+        let mut t = self.engine.thresholds();
+        let field = |k: &str| -> Result<Option<f64>, JsValue> {
+            let v = Reflect::get(&options, &k.into()).map_err(|_| js_error("BAD_OPTION", "options must be an object"))?;
+            if v.is_undefined() {
+                return Ok(None);
+            }
+            v.as_f64().map(Some).ok_or_else(|| js_error("BAD_OPTION", &format!("option `{k}` must be a number")))
+        };
+        if !options.is_object() {
+            return Err(js_error("BAD_OPTION", "options must be an object"));
+        }
+        if let Some(v) = field("liveness")? {
+            t.liveness = v as f32;
+        }
+        if let Some(v) = field("matching")? {
+            t.matching = v as f32;
+        }
+        if let Some(v) = field("minEnrollFrames")? {
+            if !(v.is_finite() && v.fract() == 0.0 && (0.0..=1e6).contains(&v)) {
+                return Err(sdk(SdkError::BadOption { name: "minEnrollFrames", value: v, range: "1..=64" }));
+            }
+            t.min_enroll_frames = v as usize;
+        }
+        self.engine.set_thresholds(t).map_err(sdk)?;
+        self.thresholds()
+    }
+}
