@@ -9,7 +9,7 @@ use facegate_datasets::cache::FaceCache;
 use facegate_datasets::faces::{celeba, utkface};
 use facegate_datasets::pad::Sample;
 use facegate_datasets::splits::Split;
-use facegate_nets::weights::{WeightsMeta, crc32, load};
+use facegate_nets::weights::{WeightsMeta, crc32, file_id, load};
 use facegate_nets::{PADNET_ARCH, PadNet, STUDENT_ARCH, STUDENT_INPUT, STUDENT_VIEW};
 use facegate_teachers::{Recipe, Teacher, teachers_dir};
 use facegate_train::checkpoint::RunState;
@@ -64,7 +64,7 @@ pub fn run(args: &StudentArgs) -> Result<serde_json::Value, Box<dyn std::error::
     let (pad, pad_meta) = load(PadNet::new(&device), &pad_bytes, PADNET_ARCH).map_err(|e| format!("{}: {e}", args.pad_teacher.display()))?;
     let pad = pad.valid();
     let fr = Teacher::load("faceres", Recipe::Hse, &device)?;
-    let teacher_key = format!("faceres-hse:{:08x}/pad:{:08x}", file_crc(&teachers_dir()?.join("faceres.bin"))?, crc32(&pad_bytes));
+    let teacher_key = format!("faceres-hse:{:08x}/pad:{:08x}", file_crc(&teachers_dir()?.join("faceres.bin"))?, file_id(&pad_bytes));
     let mut targets = Vec::new();
     for c in &train_caches {
         let name = c.index.key.rsplit('/').next().unwrap_or("cache").to_string();

@@ -136,6 +136,12 @@ pub fn to_bytes<M: Module>(module: &M, meta: &WeightsMeta) -> Vec<u8> {
     out
 }
 
+/// A weight file's identity: its stored checksum (CRC-32 of everything before it). Note a
+/// CRC over the whole file, checksum included, is the same constant for every file.
+pub fn file_id(bytes: &[u8]) -> u32 {
+    crc32(&bytes[..bytes.len().saturating_sub(4)])
+}
+
 /// Reads the header and checksum only.
 pub fn read_meta(bytes: &[u8]) -> Result<WeightsMeta, WeightsError> {
     Ok(parse(bytes)?.0)

@@ -6,7 +6,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 use facegate_face::{Alignment, Detection, Detector, DetectorConfig, RgbImage, face_crop_view};
 use facegate_nets::student::{EMBEDDING, embed_and_score};
-use facegate_nets::weights::{WeightsMeta, crc32, load};
+use facegate_nets::weights::{WeightsMeta, file_id, load};
 use facegate_nets::{STUDENT_ARCH, STUDENT_INPUT, Student};
 use facegate_tfjs::GraphModel;
 use serde::Serialize;
@@ -129,8 +129,7 @@ impl Engine {
             matching: stored("match").ok_or_else(|| SdkError::Model("student file has no match threshold".into()))?,
             min_enroll_frames: 3,
         };
-        // The file's own checksum (not a CRC over file + checksum, which is a constant).
-        let model_id = crc32(&student[..student.len() - 4]);
+        let model_id = file_id(student);
         Ok(Self { detector, student: net.valid(), meta, model_id, thresholds, device })
     }
 
@@ -152,6 +151,12 @@ impl Engine {
         t.check()?;
         self.thresholds = t;
         Ok(())
+    }
+
+    /// The student on prepared crops (HWC 0..255, STUDENT_INPUT square): embeddings and
+    /// P(live). For parity checks between builds.
+    pub fn student_outputs(&self, crops: &[Vec<f32>]) -> (Vec<Vec<f32>>, Vec<f32>) {
+        embed_and_score(&self.student, crops, &self.device)
     }
 
     /// Every detected face, the most confident first; the confident ones (up to
@@ -178,6 +183,13 @@ impl Engine {
             });
         }
         Ok(faces)
+    }
+
+    /// The student's crop of the one person in view (HWC 0..255).
+    pub fn face_crop(&self, frame: &RgbImage) -> Result<Vec<f32>, SdkError> {
+        let detections = self.detector.detect(frame)?;
+        let face = facegate_face::single_face(&detections, PERSON_SCORE)?;
+        Ok(face_crop_view(frame, face, STUDENT_INPUT, Alignment::None, self.meta.view()))
     }
 
     /// The one face a decision is made on: exactly one person in view.

@@ -10,6 +10,8 @@ use js_sys::{Array, Reflect, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+pub mod parity;
+
 static DETECTOR_JSON: &[u8] = include_bytes!(env!("FACEGATE_DETECTOR_JSON"));
 static DETECTOR_BIN: &[u8] = include_bytes!(env!("FACEGATE_DETECTOR_BIN"));
 static STUDENT: &[u8] = include_bytes!(env!("FACEGATE_STUDENT_FILE"));
@@ -73,6 +75,13 @@ struct Info {
 #[wasm_bindgen]
 pub struct Core {
     engine: Engine,
+}
+
+/// Rust-side access (tests, benchmarks); not exported to JavaScript.
+impl Core {
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
 }
 
 #[wasm_bindgen]
