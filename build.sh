@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # facegate's one entry point: set-up, build, test, evaluate, serve.
 #   ./build.sh setup   install what a fresh Debian machine lacks (idempotent)
-#   ./build.sh test    run every test (Rust unit, parity and CLI tests)
-#   ./build.sh build   build the facegate CLI (release)
-#   ./build.sh serve   build the SDK and serve the sample page (see README: not yet available)
+#   ./build.sh test    run every test (Rust unit, parity, CLI, and the wasm tests in headless Chromium)
+#   ./build.sh build   build the facegate CLI and the npm package (pkg/, target/facegate-*.tgz)
+#   ./build.sh serve   build the SDK and serve the sample page (see README: the page is not there yet)
 #   ./build.sh baselines   re-measure the teacher baselines in README (long; writes results/)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -35,8 +35,35 @@ setup() {
   log "setup done"
 }
 
+# One wasm build: $1 = simd | plain, into pkg/$1 (wasm-bindgen, ES module for the web).
+wasm_build() {
+  local flavour=$1 flags="" tdir=target/wasm-plain
+  if [[ $flavour == simd ]]; then flags="-C target-feature=+simd128"; tdir=target; fi
+  log "wasm ($flavour)"
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags" \
+    cargo build -q --locked --profile wasm --target wasm32-unknown-unknown -p facegate-wasm --target-dir "$tdir"
+  wasm-bindgen --target web --remove-name-section --remove-producers-section --out-dir "pkg/$flavour" \
+    "$tdir/wasm32-unknown-unknown/wasm/facegate_wasm.wasm"
+}
+
 build() {
   cargo build --release --locked --bin facegate
+  build_pkg
+}
+
+# The npm package: both wasm builds, the JavaScript wrapper and types, packed.
+build_pkg() {
+  [[ -f ${FACEGATE_STUDENT:-models/student.fgw} ]] || { echo "${FACEGATE_STUDENT:-models/student.fgw} missing: see README (facegate export student)" >&2; exit 1; }
+  rm -rf pkg && mkdir -p pkg
+  wasm_build simd
+  wasm_build plain
+  cp pkg-templates/package.json pkg-templates/facegate.js pkg-templates/facegate.d.ts pkg-templates/worker.js pkg-templates/README.md pkg/
+  for f in pkg/simd/facegate_wasm_bg.wasm pkg/plain/facegate_wasm_bg.wasm; do
+    printf '%s: %d bytes, %d gzip\n' "$f" "$(stat -c %s "$f")" "$(gzip -9 -c "$f" | wc -c)"
+  done
+  rm -f target/facegate-*.tgz
+  (cd pkg && npm pack --silent --pack-destination ../target >/dev/null)
+  ls target/facegate-*.tgz
 }
 
 test_all() {
@@ -48,6 +75,14 @@ test_all() {
   set +e
   cargo test --release --locked --workspace --lib --bins --tests 2>&1 | tee target/test.log
   local status=${PIPESTATUS[0]}
+  # The browser build of the engine, in headless Debian Chromium (see TOOLCHAIN notes: one profile).
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER="$(command -v chromedriver)" \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
+    cargo test --locked --profile wasm --target wasm32-unknown-unknown -p facegate-wasm --test web 2>&1 | tee -a target/test.log
+  [[ ${PIPESTATUS[0]} == 0 ]] || status=1
+  # The packed npm package in a fresh Vite project.
+  build_pkg && node tests/npm/vite-build.mjs 2>&1 | tee -a target/test.log
+  [[ ${PIPESTATUS[0]} == 0 ]] || status=1
   set -e
   # One closing line for the whole workspace (cargo prints one per test binary).
   awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
