@@ -88,53 +88,78 @@ enum Train {
     /// The multi-task student, distilled from faceres (HSE recipe) and the anti-spoofing
     /// teacher on CelebA (9 of 10 identities), UTKFace, NUAA train and the replay train sets.
     /// A loss weight of 0 switches its term off.
-    Student {
-        /// Folder holding celeba-subset/, utkface-subset/, nuaa/ and replay/.
-        #[arg(long, default_value = "../shared/data")]
-        data: PathBuf,
-        #[arg(long, default_value = "splits/pad.json")]
-        splits: PathBuf,
-        /// The anti-spoofing teacher weight file.
-        #[arg(long, default_value = "models/pad-teacher.fgw")]
-        pad_teacher: PathBuf,
-        #[arg(long, default_value = "runs/student")]
-        out: PathBuf,
-        #[arg(long, default_value_t = 12)]
-        epochs: usize,
-        #[arg(long, default_value_t = 64)]
-        batch: usize,
-        #[arg(long, default_value_t = 2e-3)]
-        lr: f64,
-        #[arg(long, default_value_t = 1e-4)]
-        weight_decay: f64,
-        #[arg(long, default_value_t = 23)]
-        seed: u64,
-        #[arg(long, default_value_t = 0)]
-        max_steps: usize,
-        #[arg(long)]
-        resume: bool,
-        /// Cosine to the projected recognition-teacher descriptor.
-        #[arg(long, default_value_t = 1.0)]
-        w_emb: f64,
-        /// Pairwise-similarity (relational) distillation.
-        #[arg(long, default_value_t = 1.0)]
-        w_rel: f64,
-        /// Soft labels of the anti-spoofing teacher.
-        #[arg(long, default_value_t = 1.0)]
-        w_kd: f64,
-        /// Live/attack labels.
-        #[arg(long, default_value_t = 0.5)]
-        w_hard: f64,
-        /// Multi-layer feature alignment with both teachers (3 stages each).
-        #[arg(long, default_value_t = 1.0)]
-        w_feat: f64,
-        /// CelebA identity classification (the labels-only baseline).
-        #[arg(long, default_value_t = 0.0)]
-        w_id: f64,
-        /// Soft-label temperature.
-        #[arg(long, default_value_t = 2.0)]
-        temperature: f64,
-    },
+    Student(StudentOpts),
+}
+
+/// `train student` options; a loss weight of 0 switches its term off.
+#[derive(clap::Args)]
+struct StudentOpts {
+    /// Folder holding celeba-subset/, utkface-subset/, nuaa/ and replay/.
+    #[arg(long, default_value = "../shared/data")]
+    data: PathBuf,
+    #[arg(long, default_value = "splits/pad.json")]
+    splits: PathBuf,
+    /// The anti-spoofing teacher weight file.
+    #[arg(long, default_value = "models/pad-teacher.fgw")]
+    pad_teacher: PathBuf,
+    #[arg(long, default_value = "runs/student")]
+    out: PathBuf,
+    #[arg(long, default_value_t = 12)]
+    epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    #[arg(long, default_value_t = 2e-3)]
+    lr: f64,
+    #[arg(long, default_value_t = 1e-4)]
+    weight_decay: f64,
+    #[arg(long, default_value_t = 23)]
+    seed: u64,
+    #[arg(long, default_value_t = 0)]
+    max_steps: usize,
+    #[arg(long)]
+    resume: bool,
+    /// Cosine to the projected recognition-teacher descriptor.
+    #[arg(long, default_value_t = 1.0)]
+    w_emb: f64,
+    /// Pairwise-similarity (relational) distillation.
+    #[arg(long, default_value_t = 1.0)]
+    w_rel: f64,
+    /// Soft labels of the anti-spoofing teacher.
+    #[arg(long, default_value_t = 1.0)]
+    w_kd: f64,
+    /// Live/attack labels.
+    #[arg(long, default_value_t = 0.5)]
+    w_hard: f64,
+    /// Multi-layer feature alignment with both teachers (3 stages each).
+    #[arg(long, default_value_t = 1.0)]
+    w_feat: f64,
+    /// CelebA identity classification (the labels-only baseline).
+    #[arg(long, default_value_t = 0.0)]
+    w_id: f64,
+    /// Soft-label temperature.
+    #[arg(long, default_value_t = 2.0)]
+    temperature: f64,
+}
+
+impl StudentOpts {
+    fn config(&self) -> facegate_train::distil::DistilConfig {
+        facegate_train::distil::DistilConfig {
+            epochs: self.epochs,
+            batch: self.batch,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            seed: self.seed,
+            max_steps: self.max_steps,
+            w_emb: self.w_emb,
+            w_rel: self.w_rel,
+            w_kd: self.w_kd,
+            w_hard: self.w_hard,
+            w_feat: self.w_feat,
+            w_id: self.w_id,
+            temperature: self.temperature,
+            identities: 0,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -286,48 +311,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let state = train_pad::run(&args)?;
             (serde_json::json!({ "run": out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
         }
-        Command::Train {
-            what:
-                Train::Student {
-                    data,
-                    splits,
-                    pad_teacher,
-                    out,
-                    epochs,
-                    batch,
-                    lr,
-                    weight_decay,
-                    seed,
-                    max_steps,
-                    resume,
-                    w_emb,
-                    w_rel,
-                    w_kd,
-                    w_hard,
-                    w_feat,
-                    w_id,
-                    temperature,
-                },
-        } => {
-            let config = facegate_train::distil::DistilConfig {
-                epochs,
-                batch,
-                lr,
-                weight_decay,
-                seed,
-                max_steps,
-                w_emb,
-                w_rel,
-                w_kd,
-                w_hard,
-                w_feat,
-                w_id,
-                temperature,
-                identities: 0,
-            };
-            let args = train_student::StudentArgs { data, splits, pad_teacher, out: out.clone(), config, resume };
+        Command::Train { what: Train::Student(o) } => {
+            let args = train_student::StudentArgs { data: o.data.clone(), splits: o.splits.clone(), pad_teacher: o.pad_teacher.clone(), out: o.out.clone(), config: o.config(), resume: o.resume };
             let state = train_student::run(&args)?;
-            (serde_json::json!({ "run": out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
+            (serde_json::json!({ "run": o.out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
         }
         Command::Report { student, pad_teacher, fr_teacher } => (report::run(&student, &pad_teacher, &fr_teacher)?, None),
         Command::Export { what: Export::Student { run, out } } => {

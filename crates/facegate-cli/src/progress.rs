@@ -46,3 +46,30 @@ impl Progress {
         self.bar.finish_and_clear();
     }
 }
+
+/// Draws a training run's events: a bar per epoch, a line with dev metrics and the run's ETA
+/// after each.
+pub fn epoch_reporter(epochs: usize) -> impl FnMut(facegate_train::checkpoint::Event) {
+    use facegate_train::checkpoint::Event;
+    let mut bar: Option<Progress> = None;
+    move |e| match e {
+        Event::Step { epoch, step, steps, loss, images_per_s } => {
+            let b = bar.get_or_insert_with(|| Progress::new(&format!("epoch {}/{epochs}", epoch + 1), steps));
+            b.set_message(&format!("epoch {}/{epochs} loss {loss:.4} {images_per_s:.1} img/s", epoch + 1));
+            b.inc(1);
+            if step + 1 == steps {
+                b.finish();
+                bar = None;
+            }
+        }
+        Event::Epoch(log) => eprintln!(
+            "epoch {}/{epochs}: loss {:.4}, {:.1} img/s, {:.0}s, run ETA {:.0} min, dev {}",
+            log.epoch,
+            log.train_loss,
+            log.images_per_s,
+            log.seconds,
+            (epochs - log.epoch) as f64 * log.seconds / 60.0,
+            log.dev
+        ),
+    }
+}

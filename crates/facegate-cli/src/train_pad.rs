@@ -2,13 +2,13 @@
 
 use crate::faces::{check_dir, detector};
 use facegate_datasets::faces::celeba;
-use crate::progress::Progress;
+use crate::progress::{Progress, epoch_reporter};
 use facegate_datasets::cache::{CONTEXT, FaceCache, cache_root};
 use facegate_datasets::pad::Sample;
 use facegate_datasets::splits::{PadSplits, Split};
 use facegate_nets::weights::WeightsMeta;
 use facegate_nets::{PADNET_ARCH, PADNET_INPUT, PADNET_VIEW};
-use facegate_train::pad_teacher::{Event, PadTrainConfig, load_checkpoint, train};
+use facegate_train::pad_teacher::{PadTrainConfig, load_checkpoint, train};
 use std::path::{Path, PathBuf};
 
 /// Context crops are cut at this size: the PADNET_VIEW window is then 168 px, a little
@@ -80,28 +80,7 @@ pub fn run(args: &PadTrainArgs) -> Result<serde_json::Value, Box<dyn std::error:
         }
         other => return Err(format!("unknown --init `{other}` (none, faceres)").into()),
     };
-    let mut bar: Option<Progress> = None;
-    let state = train(&train_refs, &extra_refs, &dev_refs, &args.config, &args.out, args.resume, init, |e| match e {
-        Event::Step { epoch, step, steps, loss, images_per_s } => {
-            let b = bar.get_or_insert_with(|| Progress::new(&format!("epoch {}/{}", epoch + 1, args.config.epochs), steps));
-            b.set_message(&format!("epoch {}/{} loss {loss:.4} {images_per_s:.1} img/s", epoch + 1, args.config.epochs));
-            b.inc(1);
-            if step + 1 == steps {
-                b.finish();
-                bar = None;
-            }
-        }
-        Event::Epoch(log) => eprintln!(
-            "epoch {}/{}: loss {:.4}, {:.1} img/s, {:.0}s, run ETA {:.0} min, dev {}",
-            log.epoch,
-            args.config.epochs,
-            log.train_loss,
-            log.images_per_s,
-            log.seconds,
-            (args.config.epochs - log.epoch) as f64 * log.seconds / 60.0,
-            log.dev
-        ),
-    })?;
+    let state = train(&train_refs, &extra_refs, &dev_refs, &args.config, &args.out, args.resume, init, epoch_reporter(args.config.epochs))?;
     Ok(serde_json::to_value(&state)?)
 }
 

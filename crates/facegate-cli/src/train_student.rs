@@ -2,7 +2,7 @@
 //! committed student file around `facegate_train::distil`.
 
 use crate::faces::check_dir;
-use crate::progress::Progress;
+use crate::progress::{Progress, epoch_reporter};
 use crate::train_pad::{pad_caches, split_cache};
 use burn::module::Module;
 use facegate_datasets::cache::FaceCache;
@@ -14,7 +14,7 @@ use facegate_nets::{PADNET_ARCH, PadNet, STUDENT_ARCH, STUDENT_INPUT, STUDENT_VI
 use facegate_teachers::{Recipe, Teacher, teachers_dir};
 use facegate_train::checkpoint::RunState;
 use facegate_train::distil::targets::{Targets, projection};
-use facegate_train::distil::{DistilConfig, DistilNet, Event, Source, train};
+use facegate_train::distil::{DistilConfig, DistilNet, Source, train};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -92,28 +92,7 @@ pub fn run(args: &StudentArgs) -> Result<serde_json::Value, Box<dyn std::error::
     let n: usize = train_caches.iter().map(|c| c.len()).sum();
     eprintln!("distil: {n} faces ({n_ids} CelebA identities), dev: {} PAD crops, {} held-out CelebA faces", pad_dev_refs.iter().map(|c| c.len()).sum::<usize>(), fr_dev.len());
     let cfg = DistilConfig { identities: n_ids, ..args.config.clone() };
-    let mut bar: Option<Progress> = None;
-    let state = train(&sources, &pad_dev_refs, &[(&fr_dev, dev_ids)], &proj, &cfg, &args.out, args.resume, |e| match e {
-        Event::Step { epoch, step, steps, loss, images_per_s } => {
-            let b = bar.get_or_insert_with(|| Progress::new(&format!("epoch {}/{}", epoch + 1, cfg.epochs), steps));
-            b.set_message(&format!("epoch {}/{} loss {loss:.4} {images_per_s:.1} img/s", epoch + 1, cfg.epochs));
-            b.inc(1);
-            if step + 1 == steps {
-                b.finish();
-                bar = None;
-            }
-        }
-        Event::Epoch(log) => eprintln!(
-            "epoch {}/{}: loss {:.4}, {:.1} img/s, {:.0}s, run ETA {:.0} min, dev {}",
-            log.epoch,
-            cfg.epochs,
-            log.train_loss,
-            log.images_per_s,
-            log.seconds,
-            (cfg.epochs - log.epoch) as f64 * log.seconds / 60.0,
-            log.dev
-        ),
-    })?;
+    let state = train(&sources, &pad_dev_refs, &[(&fr_dev, dev_ids)], &proj, &cfg, &args.out, args.resume, epoch_reporter(cfg.epochs))?;
     Ok(serde_json::to_value(&state)?)
 }
 

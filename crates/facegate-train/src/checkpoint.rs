@@ -33,6 +33,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Progress events of any recipe, so the caller decides how to draw them.
+pub enum Event<'a> {
+    Step { epoch: usize, step: usize, steps: usize, loss: f64, images_per_s: f64 },
+    Epoch(&'a EpochLog),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error("{path}: {source}")]

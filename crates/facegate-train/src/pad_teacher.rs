@@ -3,6 +3,7 @@
 
 use crate::augment::{Augment, center};
 use crate::losses::bce;
+pub use crate::checkpoint::Event;
 use crate::checkpoint::{EpochLog, Run, RunState, TrainError, cosine_lr};
 use crate::rng::Rng;
 use burn::module::Module;
@@ -37,12 +38,6 @@ impl Default for PadTrainConfig {
     fn default() -> Self {
         Self { epochs: 10, batch: 32, lr: 5e-4, weight_decay: 1e-4, seed: 17, max_steps: 0, init: "faceres".into(), extra_live: 1000 }
     }
-}
-
-/// Progress events, so the caller decides how to draw them.
-pub enum Event<'a> {
-    Step { epoch: usize, step: usize, steps: usize, loss: f64, images_per_s: f64 },
-    Epoch(&'a EpochLog),
 }
 
 struct Item<'a> {

@@ -20,6 +20,7 @@
 pub mod targets;
 
 use crate::augment::center;
+pub use crate::checkpoint::Event;
 use crate::checkpoint::{EpochLog, Run, RunState, TrainError, cosine_lr};
 use crate::losses::{bce, binary_kd, cosine_distance, feature_alignment, l2_normalise, masked_cross_entropy, relational};
 use crate::rng::Rng;
@@ -111,12 +112,6 @@ impl DistilNet {
             identities: LinearConfig::new(EMBEDDING, identities.max(1)).with_bias(false).init(device),
         }
     }
-}
-
-/// Progress events, so the caller decides how to draw them.
-pub enum Event<'a> {
-    Step { epoch: usize, step: usize, steps: usize, loss: f64, images_per_s: f64 },
-    Epoch(&'a EpochLog),
 }
 
 struct Item<'a> {
