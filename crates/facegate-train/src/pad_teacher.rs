@@ -87,6 +87,7 @@ pub fn dev_metrics(model: &PadNet, dev: &[&FaceCache], device: &Device) -> (f64,
 /// Trains (or resumes) into `out`: `last.bpk`, `optim.bpk`, `state.json` every epoch,
 /// `best.bpk` when the dev EER improves, and `log.json`. Every epoch sees all of `train`
 /// and `cfg.extra_live` faces drawn from `extra_live`, all taken as live.
+#[allow(clippy::too_many_arguments)]
 pub fn train(
     train: &[&FaceCache],
     extra_live: &[&FaceCache],

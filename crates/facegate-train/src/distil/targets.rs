@@ -102,12 +102,8 @@ impl Targets {
         pad_view: f64,
         mut progress: impl FnMut(usize),
     ) -> Result<Self, TrainError> {
-        if let Ok(bytes) = std::fs::read(path) {
-            if let Some(t) = Self::from_bytes(&bytes) {
-                if t.key == key && t.len() == cache.len() {
-                    return Ok(t);
-                }
-            }
+        if let Some(t) = std::fs::read(path).ok().and_then(|b| Self::from_bytes(&b)).filter(|t| t.key == key && t.len() == cache.len()) {
+            return Ok(t);
         }
         let mut t = Self { key: key.into(), descriptor: Vec::new(), pad_logit: Vec::new(), fr_maps: Vec::new(), pad_maps: Vec::new() };
         let device = pad_device();
