@@ -1,0 +1,34 @@
+// The bench page in headless Chromium: median ms per 640x480 frame for detect + crop +
+// student, SIMD and plain wasm, and the shipped wasm sizes. Not a test: it prints numbers
+// (and writes results/bench-browser.json). Needs ./build.sh build first.
+//   node tests/browser/bench.mjs
+
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { serve } from './serve.mjs';
+import { startChrome } from './webdriver.mjs';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const data = path.resolve(process.env.FACEGATE_DATA ?? path.join(root, '../shared/data'));
+const server = await serve(0, [['/pkg/', path.join(root, 'pkg')], ['/frames/', path.join(data, 'nuaa-sequences')], ['/', path.join(root, 'tests/browser')]]);
+const chrome = await startChrome();
+try {
+  await chrome.go(`http://127.0.0.1:${server.address().port}/bench.html`);
+  let text = '';
+  for (let i = 0; i < 600 && !text.startsWith('{'); i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    text = await chrome.eval("return document.getElementById('out').textContent");
+  }
+  const result = JSON.parse(text);
+  if (!result.ok) throw new Error(result.error);
+  for (const flavour of ['simd', 'plain']) {
+    const bytes = fs.readFileSync(path.join(root, 'pkg', flavour, 'facegate_wasm_bg.wasm'));
+    result[`${flavour}_gzip_bytes`] = zlib.gzipSync(bytes, { level: 9 }).length;
+  }
+  fs.writeFileSync(path.join(root, 'results/bench-browser.json'), JSON.stringify(result, null, 2) + '\n');
+  console.log(JSON.stringify(result, null, 2));
+} finally {
+  await chrome.quit();
+  server.close();
+}
