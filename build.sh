@@ -3,7 +3,7 @@
 #   ./build.sh setup   install what a fresh Debian machine lacks (idempotent)
 #   ./build.sh test    run every test (Rust unit, parity, CLI, and the wasm tests in headless Chromium)
 #   ./build.sh build   build the facegate CLI and the npm package (pkg/, target/facegate-*.tgz)
-#   ./build.sh serve   build the SDK and serve the sample page (see README: the page is not there yet)
+#   ./build.sh serve   build the SDK and serve it on 127.0.0.1 (the bench page until the login page lands)
 #   ./build.sh baselines   re-measure the teacher baselines in README (long; writes results/)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -113,9 +113,13 @@ baselines() {
 }
 
 serve() {
-  echo "The browser SDK and sample page are not built yet (issues 5 and 6); nothing to serve." >&2
-  echo "What exists today: ./build.sh test, and the facegate CLI (see README)." >&2
-  exit 2
+  build
+  # The login sample page (www/) is the next issue; until it lands, serve the bench page,
+  # which runs the built package on the NUAA camera sequences.
+  local port=${PORT:-8080}
+  log "bench page: http://127.0.0.1:$port/bench.html (the sample login page is not built yet)"
+  FACEGATE_DATA_ABS="$(cd "$DATA" && pwd)"
+  exec node tests/browser/serve.mjs "$port" /pkg/=pkg "/frames/=$FACEGATE_DATA_ABS/nuaa-sequences" /=tests/browser
 }
 
 case "${1:-}" in

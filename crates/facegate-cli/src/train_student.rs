@@ -13,7 +13,7 @@ use facegate_nets::weights::{WeightsMeta, crc32, file_id, load};
 use facegate_nets::{PADNET_ARCH, PadNet, STUDENT_ARCH, STUDENT_INPUT, STUDENT_VIEW};
 use facegate_teachers::{Recipe, Teacher, teachers_dir};
 use facegate_train::checkpoint::RunState;
-use facegate_train::distil::targets::{Targets, projection};
+use facegate_train::distil::targets::{Projection, Targets};
 use facegate_train::distil::{DistilConfig, DistilNet, Source, train};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -85,8 +85,8 @@ pub fn run(args: &StudentArgs) -> Result<serde_json::Value, Box<dyn std::error::
         })
         .collect();
     let descriptors: Vec<&[f32]> = targets.iter().flat_map(|t| (0..t.len()).map(move |i| t.descriptor(i))).collect();
-    eprintln!("projection: top {} directions of {} teacher descriptors", facegate_nets::student::EMBEDDING, descriptors.len());
-    let proj = projection(&descriptors, facegate_nets::student::EMBEDDING, args.config.seed);
+    eprintln!("projection: top {} principal directions of {} teacher descriptors", facegate_nets::student::EMBEDDING, descriptors.len());
+    let proj = Projection::fit(&descriptors, facegate_nets::student::EMBEDDING, args.config.seed);
     let (dev_ids, _) = identities(&fr_dev);
     let pad_dev_refs: Vec<&FaceCache> = pad_dev.iter().collect();
     let n: usize = train_caches.iter().map(|c| c.len()).sum();

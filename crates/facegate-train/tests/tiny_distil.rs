@@ -7,7 +7,7 @@ use burn::module::Module;
 use common::synthetic;
 use facegate_nets::weights::{WeightsError, WeightsMeta, load, to_bytes};
 use facegate_nets::{PADNET_ARCH, STUDENT_ARCH, STUDENT_INPUT, STUDENT_VIEW, Student};
-use facegate_train::distil::targets::{DESCRIPTOR, Targets, maps_len, projection};
+use facegate_train::distil::targets::{DESCRIPTOR, Projection, Targets, maps_len};
 use facegate_train::distil::{DistilConfig, DistilNet, Source, infer, student_crop, train};
 use half::f16;
 
@@ -33,7 +33,7 @@ fn every_enabled_term_falls_and_export_matches() {
     let t = targets(n);
     let ids: Vec<usize> = (0..n).map(|i| i % 4).collect();
     let descriptors: Vec<&[f32]> = (0..n).map(|i| t.descriptor(i)).collect();
-    let proj = projection(&descriptors, facegate_nets::student::EMBEDDING, 1);
+    let proj = Projection::fit(&descriptors, facegate_nets::student::EMBEDDING, 1);
     let sources = [Source { cache: &data, targets: &t, identity: ids.iter().map(|&i| Some(i)).collect() }];
     let cfg = DistilConfig {
         epochs: 6,

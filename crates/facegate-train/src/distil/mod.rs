@@ -3,9 +3,11 @@
 //! intermediate stages, every term weighted from the command line (0 switches it off).
 //!
 //! Terms (each a batch mean; see `losses`):
-//! - `emb`: 1 - cos(student embedding, projection of the teacher descriptor); the projection
-//!   is the descriptors' top-128 subspace, learned once from the training faces.
-//! - `rel`: the batch's pairwise cosine matrix of student embeddings vs teacher descriptors.
+//! - `emb`: 1 - cos(student embedding, projection of the centred teacher descriptor); the
+//!   projection is the descriptors' top-128 principal subspace, learned once from the
+//!   training faces (`targets::Projection`).
+//! - `rel`: the batch's pairwise cosine matrix of student embeddings vs centred teacher
+//!   descriptors.
 //! - `kd`: tempered soft-label BCE towards the anti-spoofing teacher's logit.
 //! - `hard`: class-balanced BCE towards the live/attack labels.
 //! - `feat`: for stages 1-3, the student map through a 1x1 adapter, pooled to the teachers'
@@ -37,7 +39,7 @@ use facegate_nets::student::{EMBEDDING, STAGE_CHANNELS, centre};
 use facegate_nets::{STUDENT_INPUT, STUDENT_VIEW, Student, student_input};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use targets::{GRID, TEACHER_STAGE_CHANNELS, Targets, maps_len, project};
+use targets::{GRID, Projection, TEACHER_STAGE_CHANNELS, Targets, maps_len};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DistilConfig {
@@ -173,7 +175,7 @@ pub fn train(
     sources: &[Source],
     pad_dev: &[&FaceCache],
     fr_dev: &[(&FaceCache, Vec<usize>)],
-    projection: &[f32],
+    projection: &Projection,
     cfg: &DistilConfig,
     out: &Path,
     resume: bool,
@@ -240,9 +242,9 @@ pub fn train(
                 }
             };
             if cfg.w_emb > 0.0 || cfg.w_rel > 0.0 {
-                let desc: Vec<f32> = idx.iter().flat_map(|&i| data[i].targets.descriptor(data[i].index).to_vec()).collect();
+                let desc: Vec<f32> = idx.iter().flat_map(|&i| projection.centre(data[i].targets.descriptor(data[i].index))).collect();
                 if cfg.w_emb > 0.0 {
-                    let proj: Vec<f32> = idx.iter().flat_map(|&i| project(data[i].targets.descriptor(data[i].index), projection, EMBEDDING)).collect();
+                    let proj: Vec<f32> = idx.iter().flat_map(|&i| projection.apply(data[i].targets.descriptor(data[i].index))).collect();
                     add(cfg.w_emb, cosine_distance(out_s.embedding.clone(), t2(proj, n)), &mut terms.emb);
                 }
                 if cfg.w_rel > 0.0 {

@@ -180,44 +180,72 @@ fn interleave(stages: &[Vec<f32>], n: usize) -> Vec<f32> {
     out
 }
 
-/// The top `k` directions of the descriptors' second-moment matrix (subspace iteration), as a
-/// DESCRIPTOR x k row-major matrix. Projecting a descriptor on them keeps its dot products with
-/// others as well as any k-dimensional linear map can, which is what the student's cosine
-/// embedding is distilled towards.
-pub fn projection(descriptors: &[&[f32]], k: usize, seed: u64) -> Vec<f32> {
-    let d = DESCRIPTOR;
-    let mut m = vec![0f64; d * d];
-    for x in descriptors {
-        for i in 0..d {
-            let xi = x[i] as f64;
-            if xi == 0.0 {
-                continue;
-            }
-            let row = &mut m[i * d..(i + 1) * d];
-            for (r, xj) in row.iter_mut().zip(x.iter()) {
-                *r += xi * *xj as f64;
-            }
-        }
-    }
-    let mut rng = crate::rng::Rng(seed);
-    let mut q: Vec<f64> = (0..d * k).map(|_| rng.range(-1.0, 1.0)).collect();
-    for _ in 0..30 {
-        let mut z = vec![0f64; d * k];
-        for i in 0..d {
-            let row = &m[i * d..(i + 1) * d];
-            for (j, r) in row.iter().enumerate() {
-                if *r == 0.0 {
-                    continue;
-                }
-                for c in 0..k {
-                    z[i * k + c] += r * q[j * k + c];
-                }
+/// The teacher's descriptor space seen through its top `k` principal directions. Raw HSE
+/// descriptors are non-negative and share a large common component, so their cosines crowd
+/// near 1; centred, the same directions separate people. Both the embedding target and the
+/// relational term use centred descriptors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection {
+    pub mean: Vec<f32>,
+    /// DESCRIPTOR x k, row-major, orthonormal columns.
+    pub matrix: Vec<f32>,
+    pub k: usize,
+}
+
+impl Projection {
+    /// Principal directions of the centred descriptors (subspace iteration on the covariance).
+    pub fn fit(descriptors: &[&[f32]], k: usize, seed: u64) -> Self {
+        let d = DESCRIPTOR;
+        let n = descriptors.len().max(1) as f64;
+        let mut mean = vec![0f64; d];
+        for x in descriptors {
+            for (m, v) in mean.iter_mut().zip(x.iter()) {
+                *m += *v as f64 / n;
             }
         }
-        orthonormalise(&mut z, d, k);
-        q = z;
+        let mut m = vec![0f64; d * d];
+        for x in descriptors {
+            let c: Vec<f64> = x.iter().zip(&mean).map(|(v, mu)| *v as f64 - mu).collect();
+            for i in 0..d {
+                let row = &mut m[i * d..(i + 1) * d];
+                for (r, cj) in row.iter_mut().zip(&c) {
+                    *r += c[i] * cj;
+                }
+            }
+        }
+        let mut rng = crate::rng::Rng(seed);
+        let mut q: Vec<f64> = (0..d * k).map(|_| rng.range(-1.0, 1.0)).collect();
+        for _ in 0..30 {
+            let mut z = vec![0f64; d * k];
+            for i in 0..d {
+                let row = &m[i * d..(i + 1) * d];
+                for (j, r) in row.iter().enumerate() {
+                    for c in 0..k {
+                        z[i * k + c] += r * q[j * k + c];
+                    }
+                }
+            }
+            orthonormalise(&mut z, d, k);
+            q = z;
+        }
+        Self { mean: mean.into_iter().map(|v| v as f32).collect(), matrix: q.into_iter().map(|v| v as f32).collect(), k }
     }
-    q.into_iter().map(|v| v as f32).collect()
+
+    pub fn centre(&self, x: &[f32]) -> Vec<f32> {
+        x.iter().zip(&self.mean).map(|(v, m)| v - m).collect()
+    }
+
+    /// `x` centred and projected: k values.
+    pub fn apply(&self, x: &[f32]) -> Vec<f32> {
+        let mut out = vec![0f32; self.k];
+        for (i, (xi, m)) in x.iter().zip(&self.mean).enumerate() {
+            let c = xi - m;
+            for (o, p) in out.iter_mut().zip(&self.matrix[i * self.k..(i + 1) * self.k]) {
+                *o += c * p;
+            }
+        }
+        out
+    }
 }
 
 /// Gram-Schmidt on the columns of a rows x cols row-major matrix.
@@ -234,19 +262,6 @@ fn orthonormalise(a: &mut [f64], rows: usize, cols: usize) {
             a[r * cols + c] /= norm;
         }
     }
-}
-
-/// `x` (DESCRIPTOR) projected by `p` (DESCRIPTOR x k).
-pub fn project(x: &[f32], p: &[f32], k: usize) -> Vec<f32> {
-    let mut out = vec![0f32; k];
-    for (i, xi) in x.iter().enumerate() {
-        if *xi != 0.0 {
-            for (o, pv) in out.iter_mut().zip(&p[i * k..(i + 1) * k]) {
-                *o += xi * pv;
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -267,7 +282,7 @@ mod tests {
 
     #[test]
     fn projection_keeps_the_dominant_directions() {
-        // Descriptors that live in a 2-d subspace: a rank-2 projection keeps them exactly.
+        // Centred descriptors that live in a 2-d subspace: a rank-2 projection keeps them exactly.
         let mut rng = crate::rng::Rng(5);
         let xs: Vec<Vec<f32>> = (0..50)
             .map(|_| {
@@ -276,10 +291,11 @@ mod tests {
             })
             .collect();
         let refs: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
-        let p = projection(&refs, 2, 1);
+        let p = Projection::fit(&refs, 2, 1);
         for x in &xs {
-            let y = project(x, &p, 2);
-            let (nx, ny) = (x.iter().map(|v| v * v).sum::<f32>(), y.iter().map(|v| v * v).sum::<f32>());
+            let y = p.apply(x);
+            let c = p.centre(x);
+            let (nx, ny) = (c.iter().map(|v| v * v).sum::<f32>(), y.iter().map(|v| v * v).sum::<f32>());
             assert!((nx - ny).abs() < 1e-3 * nx.max(1.0), "{nx} vs {ny}");
         }
     }
