@@ -123,3 +123,22 @@ fn a_foreign_or_truncated_weight_file_is_refused() {
     let out = facegate(&["eval", "pad", "--model", bad.to_str().unwrap(), "--live", live.to_str().unwrap()]);
     assert_one_line_error(&out, "truncated");
 }
+
+fn committed(file: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models").join(file).display().to_string()
+}
+
+#[test]
+fn the_student_fits_its_budget_and_is_not_taken_for_a_teacher() {
+    let out = facegate(&["report", "--student", &committed("student.fgw"), "--pad-teacher", &committed("pad-teacher.fgw")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Issue targets: <= 600 KB, <= 3% of the teachers' float32 bytes, <= 100 MFLOPs per face.
+    assert!(r["student"]["file_bytes"].as_u64().unwrap() <= 600_000, "{r}");
+    assert!(r["student_bytes_vs_teachers_float32"].as_f64().unwrap() <= 0.03, "{r}");
+    assert!(r["student"]["mflops_per_face"].as_f64().unwrap() <= 100.0, "{r}");
+    assert!(r["student_thresholds"]["liveness"].is_number() && r["student_thresholds"]["match"].is_number(), "{r}");
+    let lfw = data().join("lfw");
+    let out = facegate(&["eval", "lfw", "--model", &committed("pad-teacher.fgw"), "--data", lfw.to_str().unwrap(), "--folds", "1"]);
+    assert_one_line_error(&out, "not a face-recognition model");
+}
