@@ -73,7 +73,7 @@ test_all() {
   export FACEGATE_DATA
   mkdir -p target
   set +e
-  cargo test --release --locked --workspace --lib --bins --tests 2>&1 | tee target/test.log
+  cargo test --release --locked --no-fail-fast --workspace --lib --bins --tests 2>&1 | tee target/test.log
   local status=${PIPESTATUS[0]}
   # The browser build of the engine, in headless Debian Chromium (see TOOLCHAIN notes: one profile).
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER="$(command -v chromedriver)" \

@@ -23,8 +23,10 @@ pub fn face_crop(img: &RgbImage, face: &Detection, size: usize, alignment: Align
 /// (photo edges, fingers, screen bezels), recognition does not.
 pub fn widen(square: [f64; 4], view: f64) -> [f64; 4] {
     let [x1, y1, x2, y2] = square;
-    let (cx, cy, half) = ((x1 + x2) / 2.0, (y1 + y2) / 2.0, (x2 - x1) * view / 2.0);
-    [cx - half, cy - half, cx + half, cy + half]
+    // Grown by a margin rather than rebuilt from the centre: view 1 is then the exact box,
+    // which TF-exact cropping needs (a one-ulp shift can move a sample across a pixel).
+    let pad = (x2 - x1) * (view - 1.0) / 2.0;
+    [x1 - pad, y1 - pad, x2 + pad, y2 + pad]
 }
 
 /// [`face_crop`] of the box widened `view` times; outside the frame is black, as in TF.
@@ -86,6 +88,8 @@ mod tests {
     #[test]
     fn wider_view_keeps_the_centre_and_shrinks_the_face() {
         assert_eq!(widen([10.0, 20.0, 30.0, 40.0], 2.0), [0.0, 10.0, 40.0, 50.0]);
+        let odd = [10.1, 20.3, 30.7, 40.9];
+        assert_eq!(widen(odd, 1.0), odd, "view 1 is the box itself, bit for bit");
         // A white square on black, exactly the face box: at view 2 it fills the middle half.
         let (w, h) = (64usize, 64usize);
         let data = (0..w * h).flat_map(|i| if (16..48).contains(&(i % w)) && (16..48).contains(&(i / w)) { [255u8; 3] } else { [0; 3] }).collect();
