@@ -131,3 +131,42 @@ impl Run {
 pub fn cosine_lr(base: f64, step: usize, total: usize) -> f64 {
     base * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total.max(1) as f64).cos())
 }
+
+/// Running loss and throughput of one epoch, and the events and log line made from them.
+pub struct EpochMeter {
+    started: std::time::Instant,
+    loss_sum: f64,
+    seen: usize,
+}
+
+impl Default for EpochMeter {
+    fn default() -> Self {
+        Self { started: std::time::Instant::now(), loss_sum: 0.0, seen: 0 }
+    }
+}
+
+impl EpochMeter {
+    /// Adds a batch of `n` with mean loss `loss`; a non-finite loss stops the run (the last
+    /// checkpoint stays as it was).
+    pub fn add(&mut self, loss: f64, n: usize, epoch: usize, step: usize) -> Result<(), TrainError> {
+        if !loss.is_finite() {
+            return Err(TrainError::Resume(format!("loss became {loss} at epoch {} step {step}", epoch + 1)));
+        }
+        self.loss_sum += loss * n as f64;
+        self.seen += n;
+        Ok(())
+    }
+
+    pub fn seen(&self) -> usize {
+        self.seen
+    }
+
+    pub fn step(&self, epoch: usize, step: usize, steps: usize) -> Event<'static> {
+        Event::Step { epoch, step, steps, loss: self.loss_sum / self.seen.max(1) as f64, images_per_s: self.seen as f64 / self.started.elapsed().as_secs_f64() }
+    }
+
+    pub fn finish(&self, epoch: usize, dev: serde_json::Value) -> EpochLog {
+        let seconds = self.started.elapsed().as_secs_f64();
+        EpochLog { epoch: epoch + 1, train_loss: self.loss_sum / self.seen.max(1) as f64, images_per_s: self.seen as f64 / seconds, seconds, dev }
+    }
+}

@@ -4,7 +4,7 @@
 use crate::augment::{Augment, center};
 use crate::losses::bce;
 pub use crate::checkpoint::Event;
-use crate::checkpoint::{EpochLog, Run, RunState, TrainError, cosine_lr};
+use crate::checkpoint::{EpochMeter, Run, RunState, TrainError, cosine_lr};
 use crate::rng::Rng;
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -131,8 +131,7 @@ pub fn train(
         rng.shuffle(&mut extra);
         let mut order: Vec<usize> = (0..n_train).chain(extra.into_iter().take(n_extra)).collect();
         rng.shuffle(&mut order);
-        let started = std::time::Instant::now();
-        let (mut loss_sum, mut seen) = (0f64, 0usize);
+        let mut meter = EpochMeter::default();
         for (step, idx) in order.chunks(cfg.batch).take(steps_per_epoch).enumerate() {
             let crops: Vec<Vec<f32>> = idx.iter().map(|&i| augment.apply(data[i].crop, data[i].size, PADNET_INPUT, &mut rng)).collect();
             let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
@@ -145,17 +144,14 @@ pub fn train(
                 Tensor::from_data(TensorData::new(targets, [n]), &device),
                 Tensor::from_data(TensorData::new(weights, [n]), &device),
             );
-            let loss_value = loss.clone().into_scalar::<f32>() as f64;
+            meter.add(loss.clone().into_scalar::<f32>() as f64, n, epoch, step)?;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(cosine_lr(cfg.lr, epoch * steps_per_epoch + step, total_steps), model, grads);
-            loss_sum += loss_value * n as f64;
-            seen += n;
-            on(Event::Step { epoch, step, steps: steps_per_epoch, loss: loss_sum / seen as f64, images_per_s: seen as f64 / started.elapsed().as_secs_f64() });
+            on(meter.step(epoch, step, steps_per_epoch));
         }
-        let seconds = started.elapsed().as_secs_f64();
         let valid = model.valid();
         let (score, dev_json) = if dev.is_empty() { (f64::INFINITY, serde_json::Value::Null) } else { dev_metrics(&valid, dev, &valid_device()) };
-        let log = EpochLog { epoch: epoch + 1, train_loss: loss_sum / seen.max(1) as f64, images_per_s: seen as f64 / seconds, seconds, dev: dev_json };
+        let log = meter.finish(epoch, dev_json);
         on(Event::Epoch(&log));
         run.end_epoch(&model, &optim, log, score, rng.0)?;
     }

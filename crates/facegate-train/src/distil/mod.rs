@@ -23,7 +23,7 @@ pub mod targets;
 
 use crate::augment::center;
 pub use crate::checkpoint::Event;
-use crate::checkpoint::{EpochLog, Run, RunState, TrainError, cosine_lr};
+use crate::checkpoint::{EpochMeter, Run, RunState, TrainError, cosine_lr};
 use crate::losses::{bce, binary_kd, cosine_distance, feature_alignment, l2_normalise, masked_cross_entropy, relational};
 use crate::rng::Rng;
 use burn::module::Module;
@@ -215,8 +215,7 @@ pub fn train(
         let mut rng = Rng(run.state.rng);
         let mut order: Vec<usize> = (0..data.len()).collect();
         rng.shuffle(&mut order);
-        let started = std::time::Instant::now();
-        let (mut loss_sum, mut seen) = (0f64, 0usize);
+        let mut meter = EpochMeter::default();
         let mut terms = TermLog::default();
         for (step, idx) in order.chunks(cfg.batch).take(steps_per_epoch).enumerate() {
             let n = idx.len();
@@ -297,25 +296,19 @@ pub fn train(
                 let logits = (l2_normalise(out_s.embedding.clone()).matmul(w) - oh.clone().mul_scalar(0.2)).mul_scalar(30.0);
                 add(cfg.w_id, masked_cross_entropy(logits, oh, t1(mask, n)), &mut terms.id);
             }
-            let loss_value = loss.clone().into_scalar::<f32>() as f64;
-            if !loss_value.is_finite() {
-                return Err(TrainError::Resume(format!("loss became {loss_value} at epoch {} step {step}", epoch + 1)));
-            }
+            meter.add(loss.clone().into_scalar::<f32>() as f64, n, epoch, step)?;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(cosine_lr(cfg.lr, epoch * steps_per_epoch + step, total_steps), model, grads);
-            loss_sum += loss_value * n as f64;
-            seen += n;
-            on(Event::Step { epoch, step, steps: steps_per_epoch, loss: loss_sum / seen as f64, images_per_s: seen as f64 / started.elapsed().as_secs_f64() });
+            on(meter.step(epoch, step, steps_per_epoch));
         }
-        let seconds = started.elapsed().as_secs_f64();
         let valid = model.valid();
         let dev = dev_metrics(&valid.student, pad_dev, fr_dev);
         let score = dev["pad"]["eer"].as_f64().unwrap_or(0.5) + dev["fr"]["eer"].as_f64().unwrap_or(0.5);
-        let per = |v: f64| v / seen.max(1) as f64;
+        let per = |v: f64| v / meter.seen().max(1) as f64;
         let terms = TermLog { emb: per(terms.emb), rel: per(terms.rel), kd: per(terms.kd), hard: per(terms.hard), feat: per(terms.feat), id: per(terms.id) };
         let mut dev = dev;
         dev["train_terms"] = serde_json::to_value(&terms).expect("terms");
-        let log = EpochLog { epoch: epoch + 1, train_loss: loss_sum / seen.max(1) as f64, images_per_s: seen as f64 / seconds, seconds, dev };
+        let log = meter.finish(epoch, dev);
         on(Event::Epoch(&log));
         run.end_epoch(&model, &optim, log, score, rng.0)?;
     }
