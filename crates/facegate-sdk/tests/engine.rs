@@ -68,6 +68,12 @@ fn bad_frames_get_typed_errors_and_the_engine_keeps_working() {
     assert_eq!(err.code(), "NOT_ENOUGH_FRAMES");
     assert!(err.to_string().contains("no_face: 3"), "{err}");
 
+    // Degenerate but valid frames answer without a face rather than failing.
+    for (w, h) in [(1, 1), (1, 4000), (4000, 1), (3, 2)] {
+        let f = frame_from_rgba(w, h, &vec![200; w * h * 4]).unwrap();
+        assert!(e.analyze(&f).unwrap().iter().all(|f| f.detector_score < 0.5), "{w}x{h}");
+    }
+
     // Still answers after all of that.
     let live = jpeg(data().join("nuaa-sequences/live/000.jpg"));
     let faces = e.analyze(&live).unwrap();
