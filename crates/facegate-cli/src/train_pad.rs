@@ -69,8 +69,7 @@ pub fn run(args: &PadTrainArgs) -> Result<serde_json::Value, Box<dyn std::error:
     let extra_refs: Vec<&FaceCache> = extra_c.iter().collect();
     let dev_refs: Vec<&FaceCache> = dev_c.iter().collect();
     let n: usize = train_refs.iter().map(|c| c.len()).sum::<usize>() + args.config.extra_live.min(extra_refs.iter().map(|c| c.len()).sum());
-    let steps = n.div_ceil(args.config.batch);
-    let steps = if args.config.max_steps > 0 { steps.min(args.config.max_steps) } else { steps };
+    let steps = facegate_train::checkpoint::steps_per_epoch(n, args.config.batch, args.config.max_steps);
     eprintln!("train: {n} crops ({steps} steps/epoch), dev: {} crops", dev_refs.iter().map(|c| c.len()).sum::<usize>());
     let init = match args.config.init.as_str() {
         "none" => None,

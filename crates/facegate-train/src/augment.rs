@@ -85,7 +85,8 @@ impl Augment {
     }
 }
 
-fn flip(x: &mut [f32], side: usize) {
+/// Mirrors an HWC RGB square crop left-right in place.
+pub fn flip(x: &mut [f32], side: usize) {
     for row in x.chunks_exact_mut(side * 3) {
         for i in 0..side / 2 {
             for c in 0..3 {

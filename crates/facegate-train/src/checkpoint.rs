@@ -127,6 +127,12 @@ impl Run {
     }
 }
 
+/// Batches per epoch: all of `n` in `batch`es, capped by `max_steps` when it is not 0.
+pub fn steps_per_epoch(n: usize, batch: usize, max_steps: usize) -> usize {
+    let full = n.div_ceil(batch.max(1));
+    if max_steps > 0 { full.min(max_steps) } else { full }
+}
+
 /// Cosine decay over the whole run, so a resumed run follows the same schedule.
 pub fn cosine_lr(base: f64, step: usize, total: usize) -> f64 {
     base * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total.max(1) as f64).cos())

@@ -10,6 +10,14 @@ pub fn bce(logits: Tensor<1>, targets: Tensor<1>, weights: Tensor<1>) -> Tensor<
     ((softplus - targets * logits) * weights).mean()
 }
 
+/// Per-sample weights (live, attack) that give both classes equal total weight among `n`
+/// samples of which `n_live` are live, for [`bce`].
+pub fn balanced_weights(n_live: usize, n: usize) -> (f32, f32) {
+    let live = n_live.max(1) as f32;
+    let attack = (n as f32 - live).max(1.0);
+    (n as f32 / (2.0 * live), n as f32 / (2.0 * attack))
+}
+
 /// Soft-label distillation of a binary score at temperature `t` (Hinton et al.): BCE of the
 /// student's tempered logit against the teacher's tempered probability, scaled by t^2 so its
 /// gradients keep their size as `t` changes.

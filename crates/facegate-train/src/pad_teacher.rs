@@ -2,9 +2,9 @@
 //! train sets (`splits/pad.json`), best epoch chosen on the dev split by its EER.
 
 use crate::augment::{Augment, center};
-use crate::losses::bce;
+use crate::losses::{balanced_weights, bce};
 pub use crate::checkpoint::Event;
-use crate::checkpoint::{EpochMeter, Run, RunState, TrainError, cosine_lr};
+use crate::checkpoint::{EpochMeter, Run, RunState, TrainError, cosine_lr, steps_per_epoch};
 use crate::rng::Rng;
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -116,14 +116,9 @@ pub fn train(
         (model, optim) = run.restore(model, optim)?;
     }
     let per_epoch = n_train + n_extra;
-    let n_live = (data[..n_train].iter().filter(|d| d.live).count() + n_extra).max(1) as f32;
-    let n_attack = (per_epoch as f32 - n_live).max(1.0);
-    let (w_live, w_attack) = (per_epoch as f32 / (2.0 * n_live), per_epoch as f32 / (2.0 * n_attack));
+    let (w_live, w_attack) = balanced_weights(data[..n_train].iter().filter(|d| d.live).count() + n_extra, per_epoch);
     let augment = Augment { view: PADNET_VIEW, ..Augment::default() };
-    let steps_per_epoch = {
-        let full = per_epoch.div_ceil(cfg.batch);
-        if cfg.max_steps > 0 { full.min(cfg.max_steps) } else { full }
-    };
+    let steps_per_epoch = steps_per_epoch(per_epoch, cfg.batch, cfg.max_steps);
     let total_steps = (cfg.epochs * steps_per_epoch).max(1);
     for epoch in run.state.epochs_done..cfg.epochs {
         let mut rng = Rng(run.state.rng);

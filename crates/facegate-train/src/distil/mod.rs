@@ -21,10 +21,10 @@
 
 pub mod targets;
 
-use crate::augment::center;
+use crate::augment::{center, flip};
 pub use crate::checkpoint::Event;
-use crate::checkpoint::{EpochMeter, Run, RunState, TrainError, cosine_lr};
-use crate::losses::{bce, binary_kd, cosine_distance, feature_alignment, l2_normalise, masked_cross_entropy, relational};
+use crate::checkpoint::{EpochMeter, Run, RunState, TrainError, cosine_lr, steps_per_epoch};
+use crate::losses::{balanced_weights, bce, binary_kd, cosine_distance, feature_alignment, l2_normalise, masked_cross_entropy, relational};
 use crate::rng::Rng;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -141,16 +141,6 @@ pub fn student_crop(cache: &FaceCache, i: usize) -> Vec<f32> {
     center(cache.crop(i), cache.size(), STUDENT_INPUT, STUDENT_VIEW)
 }
 
-fn flip_hwc(x: &mut [f32], side: usize) {
-    for row in x.chunks_exact_mut(side * 3) {
-        for i in 0..side / 2 {
-            for c in 0..3 {
-                row.swap(i * 3 + c, (side - 1 - i) * 3 + c);
-            }
-        }
-    }
-}
-
 /// Stage `s` of one face's pooled maps, optionally mirrored left-right.
 fn stage_map(maps: &[half::f16], s: usize, flip: bool) -> Vec<f32> {
     let offset: usize = TEACHER_STAGE_CHANNELS[..s].iter().sum::<usize>() * GRID * GRID;
@@ -198,13 +188,8 @@ pub fn train(
     if resumed {
         (model, optim) = run.restore(model, optim)?;
     }
-    let n_live = data.iter().filter(|d| d.live).count().max(1) as f32;
-    let n_attack = (data.len() as f32 - n_live).max(1.0);
-    let (w_live, w_attack) = (data.len() as f32 / (2.0 * n_live), data.len() as f32 / (2.0 * n_attack));
-    let steps_per_epoch = {
-        let full = data.len().div_ceil(cfg.batch);
-        if cfg.max_steps > 0 { full.min(cfg.max_steps) } else { full }
-    };
+    let (w_live, w_attack) = balanced_weights(data.iter().filter(|d| d.live).count(), data.len());
+    let steps_per_epoch = steps_per_epoch(data.len(), cfg.batch, cfg.max_steps);
     let total_steps = (cfg.epochs * steps_per_epoch).max(1);
     let t1 = |v: Vec<f32>, n: usize| Tensor::<1>::from_data(TensorData::new(v, [n]), &device);
     let t2 = |v: Vec<f32>, n: usize| {
@@ -226,7 +211,7 @@ pub fn train(
                 .map(|(&i, &f)| {
                     let mut c = center(data[i].crop, data[i].size, STUDENT_INPUT, STUDENT_VIEW);
                     if f {
-                        flip_hwc(&mut c, STUDENT_INPUT);
+                        flip(&mut c, STUDENT_INPUT);
                     }
                     c
                 })
@@ -240,15 +225,13 @@ pub fn train(
                     loss = loss.clone() + term.mul_scalar(w);
                 }
             };
-            if cfg.w_emb > 0.0 || cfg.w_rel > 0.0 {
+            if cfg.w_emb > 0.0 {
+                let proj: Vec<f32> = idx.iter().flat_map(|&i| projection.apply(data[i].targets.descriptor(data[i].index))).collect();
+                add(cfg.w_emb, cosine_distance(out_s.embedding.clone(), t2(proj, n)), &mut terms.emb);
+            }
+            if cfg.w_rel > 0.0 {
                 let desc: Vec<f32> = idx.iter().flat_map(|&i| projection.centre(data[i].targets.descriptor(data[i].index))).collect();
-                if cfg.w_emb > 0.0 {
-                    let proj: Vec<f32> = idx.iter().flat_map(|&i| projection.apply(data[i].targets.descriptor(data[i].index))).collect();
-                    add(cfg.w_emb, cosine_distance(out_s.embedding.clone(), t2(proj, n)), &mut terms.emb);
-                }
-                if cfg.w_rel > 0.0 {
-                    add(cfg.w_rel, relational(out_s.embedding.clone(), t2(desc, n)), &mut terms.rel);
-                }
+                add(cfg.w_rel, relational(out_s.embedding.clone(), t2(desc, n)), &mut terms.rel);
             }
             if cfg.w_kd > 0.0 {
                 let teacher: Vec<f32> = idx.iter().map(|&i| data[i].targets.pad_logit[data[i].index]).collect();
