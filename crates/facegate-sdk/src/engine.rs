@@ -163,12 +163,18 @@ impl Engine {
     /// MAX_SCORED_FACES) carry a liveness score and an embedding.
     pub fn analyze(&self, frame: &RgbImage) -> Result<Vec<Face>, SdkError> {
         let detections = self.detector.detect(frame)?;
-        let people = detections.iter().filter(|d| d.score >= PERSON_SCORE).count();
-        let scored: Vec<&Detection> = detections.iter().filter(|d| d.score >= PERSON_SCORE).take(MAX_SCORED_FACES).collect();
+        self.faces(frame, &detections)
+    }
+
+    fn faces(&self, frame: &RgbImage, detections: &[Detection]) -> Result<Vec<Face>, SdkError> {
+        // People first, so the face a decision is made on is always scored.
+        let people = facegate_face::people(detections, PERSON_SCORE);
+        let bystanders = detections.iter().filter(|d| d.score >= PERSON_SCORE && !people.iter().any(|p| std::ptr::eq(*p, *d)));
+        let scored: Vec<&Detection> = people.iter().copied().chain(bystanders).take(MAX_SCORED_FACES).collect();
         let crops: Vec<Vec<f32>> = scored.iter().map(|d| face_crop_view(frame, d, STUDENT_INPUT, Alignment::None, self.meta.view())).collect();
         let (embeddings, scores) = if crops.is_empty() { (Vec::new(), Vec::new()) } else { embed_and_score(&self.student, &crops, &self.device) };
         let mut faces = Vec::with_capacity(detections.len());
-        for d in &detections {
+        for d in detections {
             let k = scored.iter().position(|s| std::ptr::eq(*s, d));
             let [x1, y1, x2, y2] = d.raw_box;
             let score = k.map(|k| scores[k]).filter(|s| s.is_finite());
@@ -178,7 +184,7 @@ impl Engine {
                 detector_score: d.score,
                 liveness_score: score,
                 live: score.map(|s| s >= self.thresholds.liveness),
-                quality: quality(frame, d, people),
+                quality: quality(frame, d, people.len()),
                 embedding: k.map(|k| embeddings[k].clone()),
             });
         }
@@ -192,15 +198,12 @@ impl Engine {
         Ok(face_crop_view(frame, face, STUDENT_INPUT, Alignment::None, self.meta.view()))
     }
 
-    /// The one face a decision is made on: exactly one person in view.
+    /// The one face a decision is made on: exactly one person in view (bystanders aside).
     fn single(&self, frame: &RgbImage) -> Result<Face, SdkError> {
-        let faces = self.analyze(frame)?;
-        let people: Vec<Face> = faces.into_iter().filter(|f| f.detector_score >= PERSON_SCORE).collect();
-        match people.len() {
-            0 => Err(facegate_face::FaceError::NoFace.into()),
-            1 => Ok(people.into_iter().next().expect("one face")),
-            count => Err(facegate_face::FaceError::SeveralFaces { count }.into()),
-        }
+        let detections = self.detector.detect(frame)?;
+        let face = facegate_face::single_face(&detections, PERSON_SCORE)?;
+        let k = detections.iter().position(|d| std::ptr::eq(d, face)).expect("a face of these detections");
+        Ok(self.faces(frame, &detections)?.swap_remove(k))
     }
 
     /// A template from the usable frames: one live, well-placed face each.

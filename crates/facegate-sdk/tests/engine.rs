@@ -83,6 +83,14 @@ fn bad_frames_get_typed_errors_and_the_engine_keeps_working() {
     assert!(!people[0].quality.several_faces);
     let two = e.analyze(&two_faces()).unwrap();
     assert!(two.iter().filter(|f| f.quality.several_faces).count() >= 2, "{two:?}");
+
+    // Someone passing far behind the user is reported but does not block the decision.
+    let busy = jpeg(data().join("nuaa-sequences/live/014.jpg"));
+    let faces = e.analyze(&busy).unwrap();
+    assert!(faces.iter().filter(|f| f.detector_score >= 0.5).count() >= 2, "{faces:?}");
+    assert!(faces.iter().all(|f| !f.quality.several_faces && f.liveness_score.is_some() == (f.detector_score >= 0.5)));
+    let t = Template { model_id: e.model_id(), embedding: vec![0.0; 128] };
+    assert!(e.verify(&busy, &t).is_ok());
 }
 
 #[test]
