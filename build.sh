@@ -3,7 +3,7 @@
 #   ./build.sh setup   install what a fresh Debian machine lacks (idempotent)
 #   ./build.sh test    run every test (Rust unit, parity, CLI, and the wasm tests in headless Chromium)
 #   ./build.sh build   build the facegate CLI and the npm package (pkg/, target/facegate-*.tgz)
-#   ./build.sh serve   build the SDK and serve it on 127.0.0.1 (the bench page until the login page lands)
+#   ./build.sh serve   build the SDK and the login page (www/) and serve it on http://127.0.0.1:8080/
 #   ./build.sh baselines   re-measure the teacher baselines in README (long; writes results/)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -49,6 +49,14 @@ wasm_build() {
 build() {
   cargo build --release --locked --bin facegate
   build_pkg
+  build_www
+}
+
+# The sample login page, as an app would build it: the packed tarball installed, then Vite.
+build_www() {
+  log "www (login page) -> target/www"
+  (cd www && npm install --offline --no-save --no-package-lock --no-audit --no-fund --loglevel=error ../target/facegate-*.tgz)
+  node_modules/.bin/vite build www --logLevel warn --outDir ../target/www
 }
 
 # The npm package: both wasm builds, the JavaScript wrapper and types, packed.
@@ -114,12 +122,9 @@ baselines() {
 
 serve() {
   build
-  # The login sample page (www/) is the next issue; until it lands, serve the bench page,
-  # which runs the built package on the NUAA camera sequences.
   local port=${PORT:-8080}
-  log "bench page: http://127.0.0.1:$port/bench.html (the sample login page is not built yet)"
-  FACEGATE_DATA_ABS="$(cd "$DATA" && pwd)"
-  exec node tests/browser/serve.mjs "$port" /pkg/=pkg "/frames/=$FACEGATE_DATA_ABS/nuaa-sequences" /=tests/browser
+  log "login page: http://127.0.0.1:$port/ (offline after the first visit; Ctrl-C stops)"
+  exec node tests/browser/serve.mjs "$port" /=target/www
 }
 
 case "${1:-}" in

@@ -199,7 +199,8 @@ export class FaceGateWorker {
   }
 
   static async create(options = {}) {
-    const worker = new Worker(options.workerUrl ?? new URL('./worker.js', import.meta.url), { type: 'module' });
+    // The literal `new Worker(new URL(...), ...)` form is what bundlers (Vite, webpack) follow.
+    const worker = options.workerUrl ? new Worker(options.workerUrl, { type: 'module' }) : new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     const client = new FaceGateWorker(worker);
     const { workerUrl, ...rest } = options;
     await client.#send('create', [rest]);

@@ -32,12 +32,15 @@ export async function startChrome(extraArgs = []) {
     return j.value;
   };
   const args = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', ...extraArgs];
-  const session = await call('POST', '/session', { capabilities: { alwaysMatch: { browserName: 'chrome', 'goog:chromeOptions': { binary: process.env.CHROMIUM ?? '/usr/bin/chromium', args } } } });
+  const capabilities = { browserName: 'chrome', 'goog:loggingPrefs': { browser: 'ALL' }, 'goog:chromeOptions': { binary: process.env.CHROMIUM ?? '/usr/bin/chromium', args } };
+  const session = await call('POST', '/session', { capabilities: { alwaysMatch: capabilities } });
   const id = session.sessionId;
   return {
     go: (url) => call('POST', `/session/${id}/url`, { url }),
     eval: (script, args = []) => call('POST', `/session/${id}/execute/sync`, { script, args }),
     screenshot: async () => Buffer.from(await call('GET', `/session/${id}/screenshot`), 'base64'),
+    /** The page's console since the last call ({level, message}). */
+    consoleLog: () => call('POST', `/session/${id}/se/log`, { type: 'browser' }),
     async quit() {
       try {
         await call('DELETE', `/session/${id}`);
