@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # facegate's one entry point: set-up, build, test, evaluate, serve.
 #   ./build.sh setup   install what a fresh Debian machine lacks (idempotent)
-#   ./build.sh test    run every test (Rust unit, parity, CLI, and the wasm tests in headless Chromium)
+#   ./build.sh test    run every test (Rust unit, parity, CLI, wasm and login-page tests in headless Chromium)
 #   ./build.sh build   build the facegate CLI and the npm package (pkg/, target/facegate-*.tgz)
 #   ./build.sh serve   build the SDK and the login page (www/) and serve it on http://127.0.0.1:8080/
 #   ./build.sh baselines   re-measure the teacher baselines in README (long; writes results/)
@@ -90,6 +90,9 @@ test_all() {
   [[ ${PIPESTATUS[0]} == 0 ]] || status=1
   # The packed npm package in a fresh Vite project.
   build_pkg && node tests/npm/vite-build.mjs 2>&1 | tee -a target/test.log
+  [[ ${PIPESTATUS[0]} == 0 ]] || status=1
+  # The login page end to end: fake camera from nuaa-sequences, offline, no external request.
+  build_www && node tests/browser/login.test.mjs 2>&1 | tee -a target/test.log
   [[ ${PIPESTATUS[0]} == 0 ]] || status=1
   set -e
   # One closing line for the whole workspace (cargo prints one per test binary).

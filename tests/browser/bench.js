@@ -1,7 +1,10 @@
 // Median ms per frame of detect + crop + student (FaceGate.analyze) over 100 camera frames,
-// SIMD and plain wasm, after a 3 s warm-up. Results land in #out as JSON (read by bench.mjs).
+// SIMD and plain wasm, after a 3 s warm-up; then the same frames through @vladmandic/human
+// (tfjs wasm backend, SIMD, one thread) running what facegate replaces: BlazeFace + faceres
+// descriptor + antispoof + liveness. Results land in #out as JSON (read by bench.mjs).
 
 import { FaceGate } from '/pkg/facegate.js';
+import { Human } from '/human/human.esm.js';
 
 const out = document.getElementById('out');
 
@@ -40,9 +43,46 @@ async function run(backend, images) {
   return { backend, simd_build: gate.info().simd, load_ms: load, median_ms: median(times), p90_ms: [...times].sort((a, b) => a - b)[Math.floor(times.length * 0.9)], frames: times.length, width: images[0].width, height: images[0].height };
 }
 
+/** Every frame fully processed: no result caching, no frame skipping, no temporal filter. */
+const HUMAN_CONFIG = {
+  backend: 'wasm', wasmPath: '/tfjs-wasm/', wasmPlatformFetch: false, modelBasePath: '/models/',
+  debug: false, async: true, warmup: 'none', cacheSensitivity: 0, filter: { enabled: false },
+  face: {
+    enabled: true,
+    detector: { modelPath: 'blazeface.json', rotation: false, maxDetected: 1, skipFrames: 0, skipTime: 0 },
+    mesh: { enabled: false }, iris: { enabled: false }, emotion: { enabled: false }, attention: { enabled: false },
+    description: { enabled: true, modelPath: 'faceres.json', skipFrames: 0, skipTime: 0 },
+    antispoof: { enabled: true, modelPath: 'antispoof.json', skipFrames: 0, skipTime: 0 },
+    liveness: { enabled: true, modelPath: 'liveness.json', skipFrames: 0, skipTime: 0 },
+  },
+  body: { enabled: false }, hand: { enabled: false }, object: { enabled: false }, gesture: { enabled: false }, segmentation: { enabled: false },
+};
+
+async function runHuman(images) {
+  const t0 = performance.now();
+  const human = new Human(HUMAN_CONFIG);
+  await human.load();
+  await human.tf.ready();
+  const load = performance.now() - t0;
+  const warm = performance.now();
+  let k = 0;
+  while (performance.now() - warm < 3000) await human.detect(images[k++ % images.length]);
+  let complete = 0;
+  const times = [];
+  for (const img of images) {
+    const t = performance.now();
+    const r = await human.detect(img);
+    times.push(performance.now() - t);
+    const f = r.face[0];
+    if (f && f.embedding && f.embedding.length > 0 && typeof f.real === 'number' && typeof f.live === 'number') complete += 1;
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  return { backend: `human ${human.version} tfjs-${human.tf.getBackend()}`, models: 'blazeface + faceres + antispoof + liveness', load_ms: load, median_ms: median(times), p90_ms: sorted[Math.floor(times.length * 0.9)], frames: times.length, frames_with_all_outputs: complete };
+}
+
 try {
   const images = await frames();
-  const results = [await run('simd', images), await run('wasm', images)];
+  const results = [await run('simd', images), await run('wasm', images), await runHuman(images)];
   const sizes = {};
   for (const flavour of ['simd', 'plain']) {
     const r = await fetch(`/pkg/${flavour}/facegate_wasm_bg.wasm`);

