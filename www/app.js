@@ -189,14 +189,18 @@ async function run(next, loop) {
 }
 
 async function preview() {
-  while (mode === 'preview') {
-    const frame = grab();
-    if (!frame) { await sleep(100); continue; }
-    const faces = await gate.analyze(frame);
-    if (mode !== 'preview') break;
-    draw(faces, frame);
-    say(enrolment ? 'Ready: log in when you are' : 'Ready: enrol your face to start');
-    await sleep(150);
+  try {
+    while (mode === 'preview') {
+      const frame = grab();
+      if (!frame) { await sleep(100); continue; }
+      const faces = await gate.analyze(frame);
+      if (mode !== 'preview') break;
+      draw(faces, frame);
+      say(enrolment ? 'Ready: log in when you are' : 'Ready: enrol your face to start');
+      await sleep(150);
+    }
+  } catch (e) {
+    outcome('error', `${e.code ?? 'ERROR'}: ${e.message}`);
   }
 }
 
