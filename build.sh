@@ -55,6 +55,7 @@ build() {
 # The sample login page, as an app would build it: the packed tarball installed, then Vite.
 build_www() {
   log "www (login page) -> target/www"
+  rm -rf www/node_modules # a reinstall of the same version would keep the old files
   (cd www && npm install --offline --no-save --no-package-lock --no-audit --no-fund --loglevel=error ../target/facegate-*.tgz)
   node_modules/.bin/vite build www --logLevel warn --outDir ../target/www
 }

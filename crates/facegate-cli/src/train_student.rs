@@ -54,7 +54,10 @@ pub fn run(args: &StudentArgs) -> Result<serde_json::Value, Box<dyn std::error::
     check_dir(&celeba_dir)?;
     check_dir(&utk_dir)?;
     let (celeba_train, celeba_dev) = celeba_split(celeba(&celeba_dir)?);
+    // Web photos first (CelebA, whose identities label the `id` term, then UTKFace), then the
+    // PAD-labelled camera sets.
     let mut train_caches = vec![split_cache("celeba-train", &celeba_train)?, split_cache("utkface", &utkface(&utk_dir)?)?];
+    let web_sets = train_caches.len();
     train_caches.extend(pad_caches(&args.data, &args.splits, Split::Train)?);
     let pad_dev = pad_caches(&args.data, &args.splits, Split::Dev)?;
     let fr_dev = split_cache("celeba-dev", &celeba_dev)?;
@@ -82,6 +85,7 @@ pub fn run(args: &StudentArgs) -> Result<serde_json::Value, Box<dyn std::error::
             cache,
             targets,
             identity: if k == 0 { celeba_ids.iter().map(|&i| Some(i)).collect() } else { vec![None; cache.len()] },
+            pad_labelled: k >= web_sets,
         })
         .collect();
     let descriptors: Vec<&[f32]> = targets.iter().flat_map(|t| (0..t.len()).map(move |i| t.descriptor(i))).collect();

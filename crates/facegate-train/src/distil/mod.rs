@@ -88,6 +88,10 @@ pub struct Source<'a> {
     pub targets: &'a Targets,
     /// Identity index per record (CelebA), else `None`.
     pub identity: Vec<Option<usize>>,
+    /// Live/attack labels are known (NUAA, replay). Web photo sets (CelebA, UTKFace) are not
+    /// camera captures, live or attack: they get only the PAD teacher's soft label, since
+    /// calling them live would teach that a sharp photo of a face is live.
+    pub pad_labelled: bool,
 }
 
 #[derive(Module, Debug)]
@@ -119,7 +123,8 @@ impl DistilNet {
 struct Item<'a> {
     crop: &'a [u8],
     size: usize,
-    live: bool,
+    /// Live (true) or attack (false) where the source is PAD-labelled.
+    live: Option<bool>,
     identity: Option<usize>,
     targets: &'a Targets,
     index: usize,
@@ -175,7 +180,7 @@ pub fn train(
     let mut data = Vec::new();
     for s in sources {
         for i in 0..s.cache.len() {
-            let live = s.cache.index.records[i].label() == Label::Live;
+            let live = s.pad_labelled.then(|| s.cache.index.records[i].label() == Label::Live);
             data.push(Item { crop: s.cache.crop(i), size: s.cache.size(), live, identity: s.identity[i], targets: s.targets, index: i });
         }
     }
@@ -188,7 +193,11 @@ pub fn train(
     if resumed {
         (model, optim) = run.restore(model, optim)?;
     }
-    let (w_live, w_attack) = balanced_weights(data.iter().filter(|d| d.live).count(), data.len());
+    // Balanced over the labelled faces, scaled so that they carry the term's whole weight.
+    let labelled = data.iter().filter(|d| d.live.is_some()).count();
+    let (w_live, w_attack) = balanced_weights(data.iter().filter(|d| d.live == Some(true)).count(), labelled);
+    let scale = data.len() as f32 / labelled.max(1) as f32;
+    let (w_live, w_attack) = (w_live * scale, w_attack * scale);
     let steps_per_epoch = steps_per_epoch(data.len(), cfg.batch, cfg.max_steps);
     let total_steps = (cfg.epochs * steps_per_epoch).max(1);
     let t1 = |v: Vec<f32>, n: usize| Tensor::<1>::from_data(TensorData::new(v, [n]), &device);
@@ -238,8 +247,8 @@ pub fn train(
                 add(cfg.w_kd, binary_kd(out_s.live_logit.clone(), t1(teacher, n), cfg.temperature), &mut terms.kd);
             }
             if cfg.w_hard > 0.0 {
-                let labels: Vec<f32> = idx.iter().map(|&i| if data[i].live { 1.0 } else { 0.0 }).collect();
-                let weights: Vec<f32> = idx.iter().map(|&i| if data[i].live { w_live } else { w_attack }).collect();
+                let labels: Vec<f32> = idx.iter().map(|&i| if data[i].live == Some(true) { 1.0 } else { 0.0 }).collect();
+                let weights: Vec<f32> = idx.iter().map(|&i| match data[i].live { Some(true) => w_live, Some(false) => w_attack, None => 0.0 }).collect();
                 add(cfg.w_hard, bce(out_s.live_logit.clone(), t1(labels, n), t1(weights, n)), &mut terms.hard);
             }
             if cfg.w_feat > 0.0 {
