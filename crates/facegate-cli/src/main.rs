@@ -139,6 +139,9 @@ struct StudentOpts {
     /// Soft-label temperature.
     #[arg(long, default_value_t = 2.0)]
     temperature: f64,
+    /// Fine-tune: start from this checkpoint (e.g. runs/student/best.bpk) instead of random weights.
+    #[arg(long)]
+    init: Option<PathBuf>,
 }
 
 impl StudentOpts {
@@ -158,6 +161,7 @@ impl StudentOpts {
             w_id: self.w_id,
             temperature: self.temperature,
             identities: 0,
+            init: self.init.clone(),
         }
     }
 }

@@ -62,6 +62,15 @@ fn every_enabled_term_falls_and_export_matches() {
     }
     assert!(state.log[5].dev["pad"]["eer"].is_number() && state.log[5].dev["fr"]["tar_at_fmr_1e-3"].is_number(), "{}", state.log[5].dev);
 
+    // --init: a run started from that checkpoint begins where the first one ended.
+    let tuned = out.with_extension("init");
+    let _ = std::fs::remove_dir_all(&tuned);
+    let init = DistilConfig { epochs: 1, init: Some(out.join("best.bpk")), ..cfg.clone() };
+    let again = train(&sources, &[&data], &[(&data, ids.clone())], &proj, &init, &tuned, false, |_| {}).unwrap();
+    let kd = |s: &facegate_train::checkpoint::RunState| s.log[0].dev["train_terms"]["kd"].as_f64().unwrap();
+    assert!(kd(&again) < kd(&state), "{} vs {}", kd(&again), kd(&state));
+    std::fs::remove_dir_all(&tuned).unwrap();
+
     // Export: the student alone, float16, answers within 1e-3 of the training graph.
     let device = burn::tensor::Device::flex();
     let net = DistilNet::new(4, &device).try_load_file(out.join("best.bpk")).unwrap().valid();

@@ -59,6 +59,10 @@ pub struct DistilConfig {
     pub temperature: f64,
     /// Classes of the identity classifier (CelebA training identities).
     pub identities: usize,
+    /// Start from this checkpoint (another run's `best.bpk`, same identities) instead of
+    /// random weights: fine-tuning with other loss weights or data.
+    #[serde(default)]
+    pub init: Option<std::path::PathBuf>,
 }
 
 impl Default for DistilConfig {
@@ -78,6 +82,7 @@ impl Default for DistilConfig {
             w_id: 0.0,
             temperature: 2.0,
             identities: 0,
+            init: None,
         }
     }
 }
@@ -192,6 +197,8 @@ pub fn train(
     let mut optim = AdamWConfig::new().with_weight_decay(cfg.weight_decay as f32).init();
     if resumed {
         (model, optim) = run.restore(model, optim)?;
+    } else if let Some(init) = &cfg.init {
+        model = model.try_load_file(init).map_err(|e| TrainError::Resume(format!("--init {}: {e}", init.display())))?;
     }
     // Balanced over the labelled faces, scaled so that they carry the term's whole weight.
     let labelled = data.iter().filter(|d| d.live.is_some()).count();
