@@ -124,6 +124,16 @@ async function visit(camera, f) {
   }
 }
 
+// No URL to anywhere else in what the page ships (the SVG namespace is a name, not a request).
+const urls = [];
+for (const f of fs.readdirSync(www, { recursive: true })) {
+  if (!/\.(html|js|css|json)$/.test(f)) continue;
+  for (const m of fs.readFileSync(path.join(www, f), 'utf8').matchAll(/https?:\/\/[^\s'"`)<>]+/g)) {
+    if (!m[0].startsWith('http://www.w3.org/2000/svg')) urls.push(`${f}: ${m[0]}`);
+  }
+}
+check('no external URL in the built page', urls.length === 0, urls.join(', '));
+
 try {
   await visit(cameras.live, async (chrome) => {
     await waitFor(chrome, "return document.body.dataset.state === 'ready' && document.body.dataset.offlineReady === 'true'", 'the page and its service worker');
