@@ -2,9 +2,10 @@
 # facegate's one entry point: set-up, build, test, evaluate, serve.
 #   ./build.sh setup   install what a fresh Debian machine lacks (idempotent)
 #   ./build.sh test    run every test (Rust unit, parity, CLI, wasm and login-page tests in headless Chromium)
-#   ./build.sh build   build the facegate CLI and the npm package (pkg/, target/facegate-*.tgz)
+#   ./build.sh build   build the facegate CLI, the npm package (pkg/, target/facegate-*.tgz) and the login page (target/www)
 #   ./build.sh serve   build the SDK and the login page (www/) and serve it on http://127.0.0.1:8080/
 #   ./build.sh baselines   re-measure the teacher baselines in README (long; writes results/)
+#   ./build.sh ablation    the student's ablation table in README (~1.5 h; runs/ablation-*, results/ablation-*)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -124,6 +125,28 @@ baselines() {
   done
 }
 
+# Same data, same 4-epoch schedule and seed; only the loss terms differ. Resumable.
+ablation() {
+  cargo build --release --locked --bin facegate
+  mkdir -p results
+  local fg=target/release/facegate
+  local -A rows=(
+    [labels]="--w-emb 0 --w-rel 0 --w-kd 0 --w-feat 0 --w-id 1"
+    [outputs]="--w-feat 0"
+    [outputs-features]=""
+  )
+  for name in labels outputs outputs-features; do
+    local run=runs/ablation-$name resume=""
+    [[ -f $run/state.json ]] && resume=--resume
+    log "ablation $name"
+    $fg train student --epochs 4 --w-hard 1 ${rows[$name]} --out "$run" $resume
+    $fg export student --run "$run" --out "$run/student.fgw"
+    $fg eval lfw --model "$run/student.fgw" --data "$DATA/lfw" --json "results/ablation-$name-lfw.json" >/dev/null
+    $fg eval pad --model "$run/student.fgw" --nuaa "$DATA/nuaa" --split splits/pad.json --json "results/ablation-$name-nuaa.json" >/dev/null
+    $fg eval pad --model "$run/student.fgw" --replay "$DATA/replay" --split splits/pad.json --json "results/ablation-$name-replay.json" >/dev/null
+  done
+}
+
 serve() {
   build
   local port=${PORT:-8080}
@@ -136,6 +159,7 @@ case "${1:-}" in
   build) build ;;
   test) test_all ;;
   baselines) baselines ;;
+  ablation) ablation ;;
   serve) serve ;;
-  *) sed -n '2,8p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,9p' "$0" >&2; exit 2 ;;
 esac
