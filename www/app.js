@@ -85,13 +85,20 @@ function draw(faces, frame) {
   }
 }
 
+/** What keeps a frame from any decision (log-in needs no more), or null. */
+function placement(face) {
+  if (!face) return 'Look at the camera';
+  if (face.quality.severalFaces) return 'Only one person in view, please';
+  if (face.quality.tooSmall) return 'Move closer';
+  return null;
+}
+
 let last = null;
 /** What the person should do next, or null when the frame is good for enrolment. */
 function advice(face) {
-  if (!face) return 'Look at the camera';
+  const p = placement(face);
+  if (p) return p;
   const q = face.quality;
-  if (q.severalFaces) return 'Only one person in view, please';
-  if (q.tooSmall) return 'Move closer';
   if (q.cutOff || q.offCentre) return 'Centre your face in the frame';
   if (q.tooDark) return 'More light on your face, please';
   if (q.tooBright) return 'Too bright: turn away from the light';
@@ -144,7 +151,7 @@ async function loginLoop() {
     const faces = await gate.analyze(frame);
     draw(faces, frame);
     const face = mainFace(faces);
-    const a = !face ? 'Look at the camera' : face.quality.severalFaces ? 'Only one person in view, please' : face.quality.tooSmall ? 'Move closer' : null;
+    const a = placement(face);
     if (a) { say(lastAdvice = a); continue; }
     say(`Checking… ${results.length + 1} of ${LOGIN_FRAMES}`);
     try {

@@ -238,9 +238,8 @@ impl Projection {
     /// `x` centred and projected: k values.
     pub fn apply(&self, x: &[f32]) -> Vec<f32> {
         let mut out = vec![0f32; self.k];
-        for (i, (xi, m)) in x.iter().zip(&self.mean).enumerate() {
-            let c = xi - m;
-            for (o, p) in out.iter_mut().zip(&self.matrix[i * self.k..(i + 1) * self.k]) {
+        for (c, row) in self.centre(x).iter().zip(self.matrix.chunks_exact(self.k)) {
+            for (o, p) in out.iter_mut().zip(row) {
                 *o += c * p;
             }
         }
