@@ -68,8 +68,10 @@ impl Detector {
             other => return Err(FaceError::Model(format!("detector input must be square RGB, got {other:?}"))),
         };
         let outputs: Vec<String> = graph.output_names().into_iter().map(String::from).collect();
-        if outputs.len() != 4 {
-            return Err(FaceError::Model(format!("BlazeFace has 4 outputs, this graph has {}", outputs.len())));
+        // Back/front BlazeFace: scores and boxes of both anchor grids apart; the short-range
+        // face detector (facemesh-detection-short): one [anchors, 1 + 16] tensor.
+        if outputs.len() != 4 && outputs.len() != 1 {
+            return Err(FaceError::Model(format!("BlazeFace has 1 or 4 outputs, this graph has {}", outputs.len())));
         }
         Ok(Self { graph, size, anchors: anchors(size), outputs, config })
     }
@@ -91,23 +93,8 @@ impl Detector {
         let x = Tensor::<4>::from_data(TensorData::new(x, [1, s, s, 3]), device);
         let names: Vec<&str> = self.outputs.iter().map(String::as_str).collect();
         let outs = self.graph.run(x, &names).map_err(|e| FaceError::Model(e.to_string()))?;
-        // As the human library does: order outputs by size -> scores(384), scores(512),
-        // boxes(384), boxes(512); rows are the 512 fine anchors, then the 384 coarse ones.
-        let mut outs: Vec<(Vec<usize>, Vec<f32>)> = outs.iter().map(|v| v.to_tf_vec()).collect();
-        outs.sort_by_key(|(_, d)| d.len());
-        let rows = |i: usize| outs[i].1.len();
-        if rows(0) + rows(1) != self.anchors.len() || rows(2) != 16 * rows(0) || rows(3) != 16 * rows(1) {
-            return Err(FaceError::Model("unexpected BlazeFace output shapes".into()));
-        }
-        let n_fine = rows(1);
-        let row = |i: usize| -> (f32, &[f32]) {
-            if i < n_fine {
-                (outs[1].1[i], &outs[3].1[i * 16..i * 16 + 16])
-            } else {
-                let j = i - n_fine;
-                (outs[0].1[j], &outs[2].1[j * 16..j * 16 + 16])
-            }
-        };
+        let table = self.rows(outs.iter().map(|v| v.to_tf_vec().1).collect())?;
+        let row = |i: usize| -> (f32, &[f32]) { (table[i * 17], &table[i * 17 + 1..i * 17 + 17]) };
         let sf = s as f32;
         let mut boxes = Vec::with_capacity(self.anchors.len());
         let mut scores = Vec::with_capacity(self.anchors.len());
@@ -144,6 +131,32 @@ impl Detector {
             faces.push(Detection { score: scores[i], raw_box: [sp[0], sp[1], ep[0], ep[1]], square, landmarks });
         }
         Ok(faces)
+    }
+}
+
+impl Detector {
+    /// One row per anchor, fine grid first: [score logit, 16 box and keypoint values].
+    fn rows(&self, mut outs: Vec<Vec<f32>>) -> Result<Vec<f32>, FaceError> {
+        let n = self.anchors.len();
+        if outs.len() == 1 {
+            let t = outs.pop().expect("one output");
+            return if t.len() == n * 17 { Ok(t) } else { Err(FaceError::Model(format!("detector output has {} values, expected {}", t.len(), n * 17))) };
+        }
+        // As the human library does: order outputs by size -> scores(384), scores(512),
+        // boxes(384), boxes(512); rows are the 512 fine anchors, then the 384 coarse ones.
+        outs.sort_by_key(Vec::len);
+        let rows = |i: usize| outs[i].len();
+        if rows(0) + rows(1) != n || rows(2) != 16 * rows(0) || rows(3) != 16 * rows(1) {
+            return Err(FaceError::Model("unexpected BlazeFace output shapes".into()));
+        }
+        let mut table = Vec::with_capacity(n * 17);
+        for (scores, boxes) in [(&outs[1], &outs[3]), (&outs[0], &outs[2])] {
+            for (score, b) in scores.iter().zip(boxes.chunks_exact(16)) {
+                table.push(*score);
+                table.extend_from_slice(b);
+            }
+        }
+        Ok(table)
     }
 }
 
