@@ -178,6 +178,9 @@ enum Export {
         run: PathBuf,
         #[arg(long, default_value = "models/student.fgw")]
         out: PathBuf,
+        /// Store convolution and linear weights as int8 with per-channel scales (about half the bytes).
+        #[arg(long)]
+        int8: bool,
     },
     /// Best epoch of a pad-teacher run -> FGWT float16 file with its dev threshold.
     PadTeacher {
@@ -325,9 +328,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             (serde_json::json!({ "run": o.out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
         }
         Command::Report { student, pad_teacher, fr_teacher } => (report::run(&student, &pad_teacher, &fr_teacher)?, None),
-        Command::Export { what: Export::Student { run, out } } => {
+        Command::Export { what: Export::Student { run, out, int8 } } => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");
-            (train_student::export(&run, &out, &command)?, None)
+            let storage = if int8 { facegate_nets::weights::Storage::Int8 } else { facegate_nets::weights::Storage::F16 };
+            (train_student::export(&run, &out, &command, storage)?, None)
         }
         Command::Export { what: Export::PadTeacher { run, out } } => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");

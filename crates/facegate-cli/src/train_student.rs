@@ -9,7 +9,7 @@ use facegate_datasets::cache::FaceCache;
 use facegate_datasets::faces::{celeba, utkface};
 use facegate_datasets::pad::Sample;
 use facegate_datasets::splits::Split;
-use facegate_nets::weights::{WeightsMeta, crc32, file_id, load};
+use facegate_nets::weights::{Storage, WeightsMeta, crc32, file_id, load};
 use facegate_nets::{PADNET_ARCH, PadNet, STUDENT_ARCH, STUDENT_INPUT, STUDENT_VIEW};
 use facegate_teachers::{Recipe, Teacher, teachers_dir};
 use facegate_train::checkpoint::RunState;
@@ -101,8 +101,8 @@ pub fn run(args: &StudentArgs) -> Result<serde_json::Value, Box<dyn std::error::
 }
 
 /// Writes the best epoch's student (adapters and identity classifier dropped) as the
-/// committed float16 file, with its dev operating thresholds.
-pub fn export(run: &Path, out: &Path, command: &str) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+/// committed float16 (or int8) file, with its dev operating thresholds.
+pub fn export(run: &Path, out: &Path, command: &str, storage: Storage) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     let state_path = run.join("state.json");
     let state: RunState = serde_json::from_str(&std::fs::read_to_string(&state_path).map_err(|e| format!("{}: {e}", state_path.display()))?)
         .map_err(|e| format!("{}: {e}", state_path.display()))?;
@@ -129,7 +129,7 @@ pub fn export(run: &Path, out: &Path, command: &str) -> Result<serde_json::Value
     meta.metrics.insert("dev".into(), dev.clone());
     meta.metrics.insert("best_epoch".into(), best.into());
     meta.metrics.insert("epochs".into(), state.epochs_done.into());
-    let bytes = facegate_nets::weights::to_bytes(&net.student.valid(), &meta);
+    let bytes = facegate_nets::weights::to_bytes_as(&net.student.valid(), &meta, storage);
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }

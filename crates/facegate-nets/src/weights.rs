@@ -1,11 +1,15 @@
-//! facegate's weight file: small, float16, and refused loudly when it is not what the loader
-//! expects. Layout (little endian):
+//! facegate's weight file: small, float16 or int8, and refused loudly when it is not what the
+//! loader expects. Layout (little endian):
 //!
 //! ```text
 //! magic "FGWT" | u16 format version | u64 file length | u32 meta length | meta JSON | u32 tensor count |
-//! per tensor: u16 name length, name, u8 rank, u32 dims..., f16 values |
+//! per tensor: u16 name length, name, u8 rank, u32 dims..., values |
 //! u32 CRC-32 of everything before it
 //! ```
+//! Version 1 stores every tensor's values as f16. Version 2 starts each tensor's values with a
+//! storage byte: 0 = f16 values; 1 = int8, symmetric, one f32 scale per slice along the first
+//! dimension (a convolution's output channel), then the i8 values. Weights are widened to f32 on
+//! load either way: int8 halves the download, not the arithmetic.
 //! `meta` carries the architecture id, input size and normalisation, thresholds and the
 //! metrics the weights reached.
 
@@ -14,7 +18,17 @@ use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 pub const MAGIC: &[u8; 4] = b"FGWT";
-pub const FORMAT_VERSION: u16 = 1;
+/// The newest version this build writes (int8 files); f16 files are still written as version 1.
+pub const FORMAT_VERSION: u16 = 2;
+
+/// How a file stores its tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    F16,
+    /// Int8 for every tensor of rank 2 or more (convolution and linear weights); biases and
+    /// batch-norm statistics stay f16.
+    Int8,
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WeightsMeta {
@@ -44,7 +58,7 @@ impl WeightsMeta {
 pub enum WeightsError {
     #[error("not a facegate weight file (bad magic)")]
     Magic,
-    #[error("weight file format {found} is not supported (this build reads {FORMAT_VERSION})")]
+    #[error("weight file format {found} is not supported (this build reads 1 to {FORMAT_VERSION})")]
     Version { found: u16 },
     #[error("weight file is truncated")]
     Truncated,
@@ -108,12 +122,16 @@ impl ModuleMapper for Assign {
 
 /// Serialises every float tensor of `module` (parameters and running statistics) as f16.
 pub fn to_bytes<M: Module>(module: &M, meta: &WeightsMeta) -> Vec<u8> {
+    to_bytes_as(module, meta, Storage::F16)
+}
+
+pub fn to_bytes_as<M: Module>(module: &M, meta: &WeightsMeta, storage: Storage) -> Vec<u8> {
     let mut c = Collect { path: Vec::new(), tensors: Vec::new() };
     module.visit(&mut c);
     let meta = serde_json::to_vec(meta).expect("meta serialises");
     let mut out = Vec::new();
     out.extend(MAGIC);
-    out.extend(FORMAT_VERSION.to_le_bytes());
+    out.extend(if storage == Storage::F16 { 1u16 } else { FORMAT_VERSION }.to_le_bytes());
     out.extend(0u64.to_le_bytes()); // file length, patched below
     out.extend((meta.len() as u32).to_le_bytes());
     out.extend(&meta);
@@ -125,8 +143,26 @@ pub fn to_bytes<M: Module>(module: &M, meta: &WeightsMeta) -> Vec<u8> {
         for d in shape {
             out.extend((*d as u32).to_le_bytes());
         }
-        for v in data {
-            out.extend(half::f16::from_f32(*v).to_le_bytes());
+        match storage {
+            Storage::Int8 if shape.len() >= 2 && !data.is_empty() => {
+                out.push(1);
+                let slice = data.len() / shape[0];
+                let scales: Vec<f32> = data.chunks(slice).map(|s| s.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0).collect();
+                for sc in &scales {
+                    out.extend(sc.to_le_bytes());
+                }
+                for (s, sc) in data.chunks(slice).zip(&scales) {
+                    out.extend(s.iter().map(|v| if *sc > 0.0 { (v / sc).round().clamp(-127.0, 127.0) as i8 as u8 } else { 0 }));
+                }
+            }
+            _ => {
+                if storage == Storage::Int8 {
+                    out.push(0);
+                }
+                for v in data {
+                    out.extend(half::f16::from_f32(*v).to_le_bytes());
+                }
+            }
         }
     }
     let total = (out.len() + 4) as u64;
@@ -174,7 +210,7 @@ fn parse(bytes: &[u8]) -> Result<(WeightsMeta, Tensors), WeightsError> {
     }
     let mut r = Reader { b: bytes, at: 4 };
     let version = u16::from_le_bytes(r.take(2)?.try_into().unwrap());
-    if version != FORMAT_VERSION {
+    if !(1..=FORMAT_VERSION).contains(&version) {
         return Err(WeightsError::Version { found: version });
     }
     let total = u64::from_le_bytes(r.take(8)?.try_into().unwrap());
@@ -202,8 +238,19 @@ fn parse(bytes: &[u8]) -> Result<(WeightsMeta, Tensors), WeightsError> {
             shape.push(r.u32()? as usize);
         }
         let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or(WeightsError::Truncated)?;
-        let raw = r.take(count.checked_mul(2).ok_or(WeightsError::Truncated)?)?;
-        let data = raw.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect();
+        let int8 = version >= 2 && match r.take(1)?[0] {
+            0 => false,
+            1 if shape.len() >= 2 && count > 0 => true,
+            other => return Err(WeightsError::Mismatch(format!("`{name}` has an unknown storage {other}"))),
+        };
+        let data = if int8 {
+            let scales: Vec<f32> = (0..shape[0]).map(|_| r.take(4).map(|b| f32::from_le_bytes(b.try_into().unwrap()))).collect::<Result<_, _>>()?;
+            let raw = r.take(count)?;
+            raw.chunks(count / shape[0]).zip(&scales).flat_map(|(s, sc)| s.iter().map(move |&q| q as i8 as f32 * sc)).collect()
+        } else {
+            let raw = r.take(count.checked_mul(2).ok_or(WeightsError::Truncated)?)?;
+            raw.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect()
+        };
         tensors.push((name, shape, data));
     }
     if r.at != body.len() {
@@ -278,5 +325,23 @@ mod tests {
         assert_eq!(load(PadNet::new(&device), b"PK\x03\x04zip", PADNET_ARCH).err(), Some(WeightsError::Magic));
         assert!(matches!(load(PadNet::new(&device), &bytes, "student-v1"), Err(WeightsError::Arch { .. })));
         assert_eq!(load(PadNet::new(&device), &[], PADNET_ARCH).err(), Some(WeightsError::Magic));
+    }
+
+    #[test]
+    fn int8_files_are_smaller_load_close_and_are_checked_the_same() {
+        let device = Device::flex();
+        let net = PadNet::new(&device).valid();
+        let crop: Vec<f32> = (0..PADNET_INPUT * PADNET_INPUT * 3).map(|i| (i % 251) as f32).collect();
+        let out = |n: &PadNet| n.forward(padnet_input(&[&crop], &device)).into_data().try_to_vec::<f32>().unwrap()[0];
+        let (f16, int8) = (to_bytes(&net, &meta()), to_bytes_as(&net, &meta(), Storage::Int8));
+        assert_eq!(u16::from_le_bytes([f16[4], f16[5]]), 1, "f16 files keep version 1");
+        assert_eq!(u16::from_le_bytes([int8[4], int8[5]]), 2);
+        assert!(int8.len() * 10 < f16.len() * 6, "int8 {} vs f16 {} bytes", int8.len(), f16.len());
+        let (a, b) = (out(&load(PadNet::new(&device), &f16, PADNET_ARCH).unwrap().0), out(&load(PadNet::new(&device), &int8, PADNET_ARCH).unwrap().0));
+        assert!((a - b).abs() < 0.05 * a.abs().max(1.0), "f16 {a} vs int8 {b}");
+        assert_eq!(load(PadNet::new(&device), &int8[..int8.len() - 9], PADNET_ARCH).err(), Some(WeightsError::Truncated));
+        let mut tampered = int8.clone();
+        tampered[int8.len() / 2] ^= 0x01;
+        assert_eq!(load(PadNet::new(&device), &tampered, PADNET_ARCH).err(), Some(WeightsError::Checksum));
     }
 }
