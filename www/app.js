@@ -235,6 +235,8 @@ async function main() {
   buttons.login.addEventListener('click', () => run('login', loginLoop));
   buttons.forget.addEventListener('click', async () => {
     mode = 'preview';
+    $('outcome').hidden = true; // the last outcome is stale from here on
+    buttonsFor(true);
     await forget();
     enrolment = null;
     buttonsFor(false);
