@@ -60,9 +60,9 @@ impl TeacherBench {
 
     /// Both teachers on their crops: the 1,024-d descriptor and P(live). Returns P(live).
     pub fn teachers(&self) -> Result<f32, JsValue> {
-        let descriptor = self.fr.predict(&[&self.face]).map_err(err)?;
+        std::hint::black_box(self.fr.predict(&[&self.face]).map_err(err)?);
         let logit = self.pad.forward(padnet_input(&[&self.crop], &self.device));
         let live = sigmoid(logit).into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| err(format!("{e:?}")))?;
-        Ok(if descriptor[0].is_empty() { f32::NAN } else { live[0] })
+        Ok(live[0])
     }
 }

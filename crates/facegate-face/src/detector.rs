@@ -132,9 +132,7 @@ impl Detector {
         }
         Ok(faces)
     }
-}
 
-impl Detector {
     /// One row per anchor, fine grid first: [score logit, 16 box and keypoint values].
     fn rows(&self, mut outs: Vec<Vec<f32>>) -> Result<Vec<f32>, FaceError> {
         let n = self.anchors.len();

@@ -5,19 +5,17 @@
 
 use facegate_sdk::{Engine, RgbImage};
 use facegate_wasm::Core;
-use std::path::PathBuf;
+
+mod common;
 
 fn frames() -> Vec<RgbImage> {
-    let data = std::env::var_os("FACEGATE_DATA").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    let mut out = Vec::new();
-    for seq in ["live", "print", "other-live"] {
-        for i in (0..48).step_by(4) {
-            let f = data.join("nuaa-sequences").join(seq).join(format!("{i:03}.jpg"));
+    common::sequence_frames(4)
+        .into_iter()
+        .map(|f| {
             let img = image::open(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display())).to_rgb8();
-            out.push(RgbImage::from_rgb(img.width() as usize, img.height() as usize, img.into_raw()).unwrap());
-        }
-    }
-    out
+            RgbImage::from_rgb(img.width() as usize, img.height() as usize, img.into_raw()).unwrap()
+        })
+        .collect()
 }
 
 #[test]

@@ -9,17 +9,10 @@ use facegate_nets::STUDENT_INPUT;
 use facegate_wasm::Core;
 use std::path::PathBuf;
 
+mod common;
+
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn frames() -> Vec<PathBuf> {
-    let data = std::env::var_os("FACEGATE_DATA").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    let mut out = Vec::new();
-    for seq in ["live", "print", "other-live"] {
-        out.extend((0..48).step_by(6).map(|i| data.join("nuaa-sequences").join(seq).join(format!("{i:03}.jpg"))));
-    }
-    out
 }
 
 #[test]
@@ -30,7 +23,7 @@ fn native_build_matches_the_reference_outputs() {
         // Frames with exactly one person in view, a few per sequence.
         let mut crops = Vec::new();
         let mut per_sequence = std::collections::HashMap::new();
-        for f in frames() {
+        for f in common::sequence_frames(6) {
             let n = per_sequence.entry(f.parent().unwrap().to_path_buf()).or_insert(0);
             if *n == 2 {
                 continue;
