@@ -141,7 +141,7 @@ ablation() {
     [[ -f $run/state.json ]] && resume=--resume
     log "ablation $name"
     $fg train student --epochs 4 --w-hard 1 ${rows[$name]} --out "$run" $resume
-    $fg export student --run "$run" --out "$run/student.fgw"
+    $fg export student --run "$run" --out "$run/student.fgw" --data "$DATA"
     $fg eval lfw --model "$run/student.fgw" --data "$DATA/lfw" --json "results/ablation-$name-lfw.json" >/dev/null
     $fg eval pad --model "$run/student.fgw" --nuaa "$DATA/nuaa" --split splits/pad.json --json "results/ablation-$name-nuaa.json" >/dev/null
     $fg eval pad --model "$run/student.fgw" --replay "$DATA/replay" --split splits/pad.json --json "results/ablation-$name-replay.json" >/dev/null

@@ -111,6 +111,7 @@ pub struct PadArgs<'a> {
     /// threshold, and `--replay` without `--replay-sets` scores its test sets.
     pub split: Option<(&'a Path, &'a Path)>,
     pub batch: usize,
+    pub scores: Option<&'a Path>,
 }
 
 pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
@@ -154,6 +155,9 @@ pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
         (true, Some(t)) => (t, "model-file"),
         (true, None) => (eer_threshold(&test_scores), "eer-on-test"),
     };
+    if let Some(path) = args.scores {
+        write_scores(path, &test, &test_scores)?;
+    }
     let report = pad_report(&test_scores, threshold);
     let mut out = serde_json::to_value(&report)?;
     let obj = out.as_object_mut().expect("report is an object");
@@ -163,6 +167,18 @@ pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
     obj.insert("no_face".into(), json!(cropper.missed.len()));
     obj.insert("no_face_files".into(), json!(cropper.missed));
     Ok(out)
+}
+
+fn write_scores(path: &Path, samples: &[Sample], scores: &[PadSample]) -> Result<(), Box<dyn std::error::Error>> {
+    let mut csv = String::from("path,label,score\n");
+    for (s, p) in samples.iter().zip(scores) {
+        let label = match &s.label {
+            Label::Live => "live",
+            Label::Attack(kind) => kind.as_str(),
+        };
+        csv.push_str(&format!("{},{label},{}\n", s.path.display(), p.score));
+    }
+    std::fs::write(path, csv).map_err(|e| format!("cannot write {}: {e}", path.display()).into())
 }
 
 /// Error rates per source group (replay set, NUAA subject) at the operating threshold: where a

@@ -181,6 +181,11 @@ enum Export {
         /// Store convolution and linear weights as int8 with per-channel scales (about half the bytes).
         #[arg(long)]
         int8: bool,
+        /// Data the thresholds are fixed on: the PAD dev split and the held-out CelebA identities.
+        #[arg(long, default_value = "../shared/data")]
+        data: PathBuf,
+        #[arg(long, default_value = "splits/pad.json")]
+        splits: PathBuf,
     },
     /// Best epoch of a pad-teacher run -> FGWT float16 file with its dev threshold.
     PadTeacher {
@@ -262,6 +267,10 @@ enum Eval {
         batch: usize,
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Write every test image's score to this CSV (path,label,score), to study where a
+        /// model fails or how scores fuse over a sequence.
+        #[arg(long)]
+        scores: Option<PathBuf>,
     },
 }
 
@@ -307,12 +316,13 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     dev_attack,
                     batch,
                     json,
+                    scores,
                 },
         } => {
             let test = eval_pad::PadSources { nuaa, replay, replay_sets, live, attack };
             let dev = eval_pad::PadSources { nuaa: dev_nuaa, replay: dev_replay, replay_sets: dev_replay_sets, live: dev_live, attack: dev_attack };
             let split = split.as_deref().map(|f| (f, split_data.as_path()));
-            (eval_pad::run(&eval_pad::PadArgs { model: &model, test: &test, dev: &dev, split, batch })?, json)
+            (eval_pad::run(&eval_pad::PadArgs { model: &model, test: &test, dev: &dev, split, batch, scores: scores.as_deref() })?, json)
         }
         Command::Train {
             what: Train::PadTeacher { data, splits, out, epochs, batch, lr, weight_decay, seed, max_steps, resume, init, extra_live },
@@ -328,10 +338,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             (serde_json::json!({ "run": o.out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
         }
         Command::Report { student, pad_teacher, fr_teacher } => (report::run(&student, &pad_teacher, &fr_teacher)?, None),
-        Command::Export { what: Export::Student { run, out, int8 } } => {
+        Command::Export { what: Export::Student { run, out, int8, data, splits } } => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");
             let storage = if int8 { facegate_nets::weights::Storage::Int8 } else { facegate_nets::weights::Storage::F16 };
-            (train_student::export(&run, &out, &command, storage)?, None)
+            (train_student::export(&run, &out, &command, storage, &data, &splits)?, None)
         }
         Command::Export { what: Export::PadTeacher { run, out } } => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");

@@ -10,11 +10,11 @@ use facegate_datasets::faces::{celeba, utkface};
 use facegate_datasets::pad::Sample;
 use facegate_datasets::splits::Split;
 use facegate_nets::weights::{Storage, WeightsMeta, crc32, file_id, load};
-use facegate_nets::{PADNET_ARCH, PadNet, STUDENT_ARCH, STUDENT_INPUT, STUDENT_VIEW};
+use facegate_nets::{PADNET_ARCH, PadNet, STUDENT_ARCH, STUDENT_INPUT, STUDENT_VIEW, Student};
 use facegate_teachers::{Recipe, Teacher, teachers_dir};
 use facegate_train::checkpoint::RunState;
 use facegate_train::distil::targets::{Projection, Targets};
-use facegate_train::distil::{DistilConfig, DistilNet, Source, train};
+use facegate_train::distil::{DistilConfig, DistilNet, Source, dev_metrics, train};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -53,14 +53,13 @@ pub fn run(args: &StudentArgs) -> Result<serde_json::Value, Box<dyn std::error::
     let utk_dir = args.data.join("utkface-subset");
     check_dir(&celeba_dir)?;
     check_dir(&utk_dir)?;
-    let (celeba_train, celeba_dev) = celeba_split(celeba(&celeba_dir)?);
+    let (celeba_train, _) = celeba_split(celeba(&celeba_dir)?);
     // Web photos first (CelebA, whose identities label the `id` term, then UTKFace), then the
     // PAD-labelled camera sets.
     let mut train_caches = vec![split_cache("celeba-train", &celeba_train)?, split_cache("utkface", &utkface(&utk_dir)?)?];
     let web_sets = train_caches.len();
     train_caches.extend(pad_caches(&args.data, &args.splits, Split::Train)?);
-    let pad_dev = pad_caches(&args.data, &args.splits, Split::Dev)?;
-    let fr_dev = split_cache("celeba-dev", &celeba_dev)?;
+    let DevData { pad: pad_dev, fr: fr_dev } = DevData::open(&args.data, &args.splits)?;
 
     let device = burn::tensor::Device::flex();
     let pad_bytes = std::fs::read(&args.pad_teacher).map_err(|e| format!("{}: {e}", args.pad_teacher.display()))?;
@@ -100,15 +99,31 @@ pub fn run(args: &StudentArgs) -> Result<serde_json::Value, Box<dyn std::error::
     Ok(serde_json::to_value(&state)?)
 }
 
+/// The dev data both training and export measure on: the PAD dev split and the held-out
+/// CelebA identities.
+struct DevData {
+    pad: Vec<FaceCache>,
+    fr: FaceCache,
+}
+
+impl DevData {
+    fn open(data: &Path, splits: &Path) -> Result<Self, Box<dyn std::error::Error>> {
+        let celeba_dir = data.join("celeba-subset");
+        check_dir(&celeba_dir)?;
+        let (_, celeba_dev) = celeba_split(celeba(&celeba_dir)?);
+        Ok(Self { pad: pad_caches(data, splits, Split::Dev)?, fr: split_cache("celeba-dev", &celeba_dev)? })
+    }
+}
+
 /// Writes the best epoch's student (adapters and identity classifier dropped) as the
-/// committed float16 (or int8) file, with its dev operating thresholds.
-pub fn export(run: &Path, out: &Path, command: &str, storage: Storage) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+/// committed float16 (or int8) file. Its operating thresholds and dev metrics are measured
+/// again on the weights as stored, so an int8 file carries int8 thresholds.
+pub fn export(run: &Path, out: &Path, command: &str, storage: Storage, data: &Path, splits: &Path) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     let state_path = run.join("state.json");
     let state: RunState = serde_json::from_str(&std::fs::read_to_string(&state_path).map_err(|e| format!("{}: {e}", state_path.display()))?)
         .map_err(|e| format!("{}: {e}", state_path.display()))?;
     let cfg: DistilConfig = serde_json::from_value(state.config.clone()).map_err(|e| format!("{}: {e}", state_path.display()))?;
     let best = state.best_epoch.ok_or_else(|| format!("{}: no finished epoch", state_path.display()))?;
-    let dev = state.log.iter().find(|l| l.epoch == best).map(|l| l.dev.clone()).unwrap_or_default();
     let device = burn::tensor::Device::flex();
     let best_path = run.join("best.bpk");
     let net = DistilNet::new(cfg.identities, &device).try_load_file(&best_path).map_err(|e| format!("{}: {e}", best_path.display()))?;
@@ -120,16 +135,21 @@ pub fn export(run: &Path, out: &Path, command: &str, storage: Storage) -> Result
         command: command.into(),
         ..Default::default()
     };
-    if let Some(t) = dev.pointer("/pad/threshold_bpcer_5") {
-        meta.thresholds.insert("liveness".into(), t.clone());
-    }
-    if let Some(t) = dev.pointer("/fr/threshold_fmr_1e-3") {
-        meta.thresholds.insert("match".into(), t.clone());
-    }
+    let student = net.student.valid();
+    let draft = facegate_nets::weights::to_bytes_as(&student, &meta, storage);
+    let (stored, _) = load(Student::new(&device), &draft, STUDENT_ARCH)?;
+    let dev_data = DevData::open(data, splits)?;
+    let (dev_ids, _) = identities(&dev_data.fr);
+    let pad_refs: Vec<&FaceCache> = dev_data.pad.iter().collect();
+    let dev = dev_metrics(&stored, &pad_refs, &[(&dev_data.fr, dev_ids)]);
+    let liveness = dev.pointer("/pad/threshold_bpcer_5").ok_or("no PAD dev data to fix the liveness threshold")?;
+    let matching = dev.pointer("/fr/threshold_fmr_1e-3").ok_or("no held-out CelebA pairs to fix the match threshold")?;
+    meta.thresholds.insert("liveness".into(), liveness.clone());
+    meta.thresholds.insert("match".into(), matching.clone());
     meta.metrics.insert("dev".into(), dev.clone());
     meta.metrics.insert("best_epoch".into(), best.into());
     meta.metrics.insert("epochs".into(), state.epochs_done.into());
-    let bytes = facegate_nets::weights::to_bytes_as(&net.student.valid(), &meta, storage);
+    let bytes = facegate_nets::weights::to_bytes_as(&student, &meta, storage);
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }

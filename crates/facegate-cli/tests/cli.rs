@@ -91,10 +91,10 @@ fn lfw_first_fold_writes_the_documented_keys_and_is_accurate() {
 fn pad_on_folders_reports_per_kind_metrics() {
     let seq = data().join("nuaa-sequences");
     let dir = scratch("pad-json");
-    let json = dir.join("pad.json");
+    let (json, csv) = (dir.join("pad.json"), dir.join("scores.csv"));
     let out = facegate(&[
         "eval", "pad", "--model", "liveness", "--live", seq.join("live").to_str().unwrap(), "--attack",
-        &format!("print={}", seq.join("print").display()), "--json", json.to_str().unwrap(),
+        &format!("print={}", seq.join("print").display()), "--json", json.to_str().unwrap(), "--scores", csv.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -109,6 +109,13 @@ fn pad_on_folders_reports_per_kind_metrics() {
     let groups = v["per_group"].as_object().unwrap();
     assert_eq!(groups.len(), 2, "{groups:?}");
     assert!(groups.values().any(|g| g["n_live"] == 48 && g["n_attack"] == 0));
+    // --scores: one row per image, and the rows give back the reported APCER.
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.rsplitn(3, ',').collect()).collect();
+    assert_eq!(rows.len(), 96);
+    let threshold = v["threshold"].as_f64().unwrap();
+    let passed = rows.iter().filter(|r| r[1] == "print" && r[0].parse::<f64>().unwrap() >= threshold).count();
+    assert_eq!(passed as f64 / 48.0, v["apcer"]["print"].as_f64().unwrap());
 }
 
 #[test]
