@@ -37,7 +37,7 @@ impl TeacherBench {
         assert_eq!((PADNET_INPUT, PADNET_VIEW), (STUDENT_INPUT, STUDENT_VIEW));
         let device = Device::flex();
         let fr = Teacher::from_bytes("faceres", Recipe::Hse, faceres_json, &[faceres_bin], &device).map_err(err)?;
-        let pad = load(PadNet::new(&device), pad_teacher, PADNET_ARCH).map_err(err)?.0.valid();
+        let pad = load(PadNet::shell(&device), pad_teacher, PADNET_ARCH).map_err(err)?.0.valid();
         Ok(TeacherBench { core: Core::new()?, fr, pad, device, crop: Vec::new(), face: Vec::new() })
     }
 

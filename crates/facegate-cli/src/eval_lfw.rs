@@ -62,6 +62,7 @@ pub struct LfwArgs<'a> {
     pub recipe: Recipe,
     pub alignment: Alignment,
     pub batch: usize,
+    pub detector: &'a str,
 }
 
 pub fn run(args: &LfwArgs) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
@@ -72,7 +73,7 @@ pub fn run(args: &LfwArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
     pairs.retain(|p| p.fold < folds);
     let device = burn::tensor::Device::flex();
     let model = FrModel::load(args.model, args.recipe, &device)?;
-    let mut cropper = Cropper::new(&device, args.alignment)?;
+    let mut cropper = Cropper::new(&device, args.alignment, args.detector)?;
     let mut images: Vec<PathBuf> = pairs.iter().flat_map(|p| [p.a.clone(), p.b.clone()]).collect();
     images.sort();
     images.dedup();
@@ -98,6 +99,7 @@ pub fn run(args: &LfwArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
         "model": args.model,
         "recipe": args.recipe.to_string(),
         "alignment": format!("{:?}", args.alignment).to_lowercase(),
+        "detector": args.detector,
         "folds": folds,
         "pairs": scored.len(),
         "accuracy": report.mean,

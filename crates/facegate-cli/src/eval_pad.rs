@@ -112,6 +112,7 @@ pub struct PadArgs<'a> {
     pub split: Option<(&'a Path, &'a Path)>,
     pub batch: usize,
     pub scores: Option<&'a Path>,
+    pub detector: &'a str,
 }
 
 pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
@@ -120,7 +121,7 @@ pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
     }
     let device = burn::tensor::Device::flex();
     let model = PadModel::load(args.model)?;
-    let mut cropper = Cropper::new(&device, Alignment::None)?;
+    let mut cropper = Cropper::new(&device, Alignment::None, args.detector)?;
     let mut dev = if args.dev.is_empty() { Vec::new() } else { args.dev.samples("train")? };
     let test = match args.split {
         Some((file, root)) => {
@@ -164,6 +165,7 @@ pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
     obj.insert("model".into(), json!(args.model));
     obj.insert("per_group".into(), per_group(&test, &test_scores, threshold));
     obj.insert("threshold_from".into(), json!(source));
+    obj.insert("detector".into(), json!(args.detector));
     obj.insert("no_face".into(), json!(cropper.missed.len()));
     obj.insert("no_face_files".into(), json!(cropper.missed));
     Ok(out)

@@ -6,8 +6,13 @@ use facegate_teachers::teachers_dir;
 use facegate_tfjs::GraphModel;
 use std::path::Path;
 
-pub fn detector(device: &burn::tensor::Device) -> Result<Detector, Box<dyn std::error::Error>> {
-    let graph = GraphModel::load(&teachers_dir()?.join("blazeface.json"), device)?;
+/// The detector the caches and the browser use.
+pub const DETECTOR: &str = "blazeface";
+
+/// A face detector of the human-models package by name: `blazeface` (256x256) or
+/// `facemesh-detection-short` (128x128), both decoded by [`Detector`].
+pub fn detector(device: &burn::tensor::Device, name: &str) -> Result<Detector, Box<dyn std::error::Error>> {
+    let graph = GraphModel::load(&teachers_dir()?.join(format!("{name}.json")), device)?;
     Ok(Detector::new(graph, DetectorConfig::default())?)
 }
 
@@ -19,8 +24,8 @@ pub struct Cropper {
 }
 
 impl Cropper {
-    pub fn new(device: &burn::tensor::Device, alignment: Alignment) -> Result<Self, Box<dyn std::error::Error>> {
-        Ok(Self { detector: detector(device)?, alignment, missed: Vec::new() })
+    pub fn new(device: &burn::tensor::Device, alignment: Alignment, detector_name: &str) -> Result<Self, Box<dyn std::error::Error>> {
+        Ok(Self { detector: detector(device, detector_name)?, alignment, missed: Vec::new() })
     }
 
     /// The `size`x`size` crop of the dataset subject (HWC, 0..255), spanning `view` face-box

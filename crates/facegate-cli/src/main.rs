@@ -172,7 +172,7 @@ impl StudentOpts {
 
 #[derive(Subcommand)]
 enum Export {
-    /// Best epoch of a student run -> FGWT float16 student with its operating thresholds.
+    /// Best epoch of a student run -> FGWT student (float16, or int8 with --int8) with its operating thresholds.
     Student {
         #[arg(long, default_value = "runs/student")]
         run: PathBuf,
@@ -221,6 +221,9 @@ enum Eval {
         /// Also write the metrics as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Face detector (human-models name): blazeface or facemesh-detection-short.
+        #[arg(long, default_value = faces::DETECTOR)]
+        detector: String,
     },
     /// Presentation-attack detection: APCER per attack kind, BPCER, ACER, HTER, AUC.
     ///
@@ -271,6 +274,9 @@ enum Eval {
         /// model fails or how scores fuse over a sequence.
         #[arg(long)]
         scores: Option<PathBuf>,
+        /// Face detector (human-models name): blazeface or facemesh-detection-short.
+        #[arg(long, default_value = faces::DETECTOR)]
+        detector: String,
     },
 }
 
@@ -293,9 +299,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let (report, json) = match cli.command {
-        Command::Eval { what: Eval::Lfw { model, data, folds, recipe, align, batch, json } } => {
+        Command::Eval { what: Eval::Lfw { model, data, folds, recipe, align, batch, json, detector } } => {
             let alignment = if align { Alignment::Roll } else { Alignment::None };
-            let args = eval_lfw::LfwArgs { model: &model, data: &data, folds, recipe, alignment, batch };
+            let args = eval_lfw::LfwArgs { model: &model, data: &data, folds, recipe, alignment, batch, detector: &detector };
             (eval_lfw::run(&args)?, json)
         }
         Command::Eval {
@@ -317,12 +323,13 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     batch,
                     json,
                     scores,
+                    detector,
                 },
         } => {
             let test = eval_pad::PadSources { nuaa, replay, replay_sets, live, attack };
             let dev = eval_pad::PadSources { nuaa: dev_nuaa, replay: dev_replay, replay_sets: dev_replay_sets, live: dev_live, attack: dev_attack };
             let split = split.as_deref().map(|f| (f, split_data.as_path()));
-            (eval_pad::run(&eval_pad::PadArgs { model: &model, test: &test, dev: &dev, split, batch, scores: scores.as_deref() })?, json)
+            (eval_pad::run(&eval_pad::PadArgs { model: &model, test: &test, dev: &dev, split, batch, scores: scores.as_deref(), detector: &detector })?, json)
         }
         Command::Train {
             what: Train::PadTeacher { data, splits, out, epochs, batch, lr, weight_decay, seed, max_steps, resume, init, extra_live },

@@ -1,6 +1,6 @@
 //! `facegate train pad-teacher` and `facegate export pad-teacher`.
 
-use crate::faces::{check_dir, detector};
+use crate::faces::{DETECTOR, check_dir, detector};
 use facegate_datasets::faces::celeba;
 use crate::progress::{Progress, epoch_reporter};
 use facegate_datasets::cache::{CONTEXT, FaceCache, cache_root};
@@ -30,7 +30,7 @@ pub fn split_cache(name: &str, samples: &[Sample]) -> Result<FaceCache, Box<dyn 
     let cache = match FaceCache::open_matching(&dir, &key, samples, CACHE_SIZE)? {
         Some(c) => c,
         None => {
-            let det = detector(&burn::tensor::Device::flex())?;
+            let det = detector(&burn::tensor::Device::flex(), DETECTOR)?;
             let mut bar = Progress::new(&format!("cache {name}"), samples.len());
             let mut last = 0;
             let cache = FaceCache::build(&dir, &key, samples, &det, CACHE_SIZE, |i| {

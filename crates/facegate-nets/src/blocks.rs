@@ -1,9 +1,74 @@
 //! Layers both networks are built from (MobileNet-v1 style, ReLU6) and their input layout.
 
-use burn::module::{Module, Param};
+use burn::module::{Module, Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
+
+/// Where a network's first weights come from. Training draws burn's initialisers ([`Fresh`]);
+/// loading a weight file only needs the shapes ([`Shell`]). A build that never names `Fresh`
+/// (the browser's) never links the initialisers, which pull in QR and scatter: 350 KB of wasm.
+pub trait Layers {
+    fn conv(cin: usize, cout: usize, kernel: usize, stride: usize, groups: usize, padding: PaddingConfig2d, device: &Device) -> Conv2d;
+    fn batch_norm(channels: usize, device: &Device) -> BatchNorm;
+    fn linear(din: usize, dout: usize, device: &Device) -> Linear;
+}
+
+/// burn's default initialisers, for training.
+pub struct Fresh;
+
+/// Placeholders a weight file overwrites (the loader checks every shape).
+pub struct Shell;
+
+impl Layers for Fresh {
+    fn conv(cin: usize, cout: usize, kernel: usize, stride: usize, groups: usize, padding: PaddingConfig2d, device: &Device) -> Conv2d {
+        Conv2dConfig::new([cin, cout], [kernel, kernel])
+            .with_stride([stride, stride])
+            .with_padding(padding)
+            .with_groups(groups)
+            .with_bias(false)
+            .init(device)
+    }
+
+    fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
+        BatchNormConfig::new(channels).init(device)
+    }
+
+    fn linear(din: usize, dout: usize, device: &Device) -> Linear {
+        LinearConfig::new(din, dout).init(device)
+    }
+}
+
+impl Layers for Shell {
+    fn conv(cin: usize, cout: usize, kernel: usize, stride: usize, groups: usize, padding: PaddingConfig2d, device: &Device) -> Conv2d {
+        Conv2d {
+            weight: Param::from_tensor(Tensor::zeros([cout, cin / groups, kernel, kernel], device)),
+            bias: None,
+            stride: [stride, stride],
+            kernel_size: [kernel, kernel],
+            dilation: [1, 1],
+            groups,
+            padding,
+        }
+    }
+
+    fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
+        let config = BatchNormConfig::new(channels);
+        BatchNorm {
+            gamma: Param::from_tensor(Tensor::ones([channels], device)),
+            beta: Param::from_tensor(Tensor::zeros([channels], device)),
+            training: Param::from_bool(true),
+            running_mean: RunningState::new(Tensor::zeros([channels], device)),
+            running_var: RunningState::new(Tensor::ones([channels], device)),
+            momentum: config.momentum,
+            epsilon: config.epsilon,
+        }
+    }
+
+    fn linear(din: usize, dout: usize, device: &Device) -> Linear {
+        Linear { weight: Param::from_tensor(Tensor::zeros([din, dout], device)), bias: Some(Param::from_tensor(Tensor::zeros([dout], device))) }
+    }
+}
 
 #[derive(Module, Debug)]
 pub struct ConvBn {
@@ -12,15 +77,10 @@ pub struct ConvBn {
 }
 
 impl ConvBn {
-    pub fn new(cin: usize, cout: usize, kernel: usize, stride: usize, groups: usize, device: &Device) -> Self {
+    pub fn new<L: Layers>(cin: usize, cout: usize, kernel: usize, stride: usize, groups: usize, device: &Device) -> Self {
         let pad = kernel / 2;
-        let conv = Conv2dConfig::new([cin, cout], [kernel, kernel])
-            .with_stride([stride, stride])
-            .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
-            .with_groups(groups)
-            .with_bias(false)
-            .init(device);
-        Self { conv, bn: BatchNormConfig::new(cout).init(device) }
+        let conv = L::conv(cin, cout, kernel, stride, groups, PaddingConfig2d::Explicit(pad, pad, pad, pad), device);
+        Self { conv, bn: L::batch_norm(cout, device) }
     }
 
     /// Replaces the kernel and the batch-norm affine terms (running statistics stay 0 / 1,
@@ -54,8 +114,8 @@ pub struct SepBlock {
 }
 
 impl SepBlock {
-    pub fn new(cin: usize, cout: usize, stride: usize, device: &Device) -> Self {
-        Self { dw: ConvBn::new(cin, cin, 3, stride, cin, device), pw: ConvBn::new(cin, cout, 1, 1, 1, device) }
+    pub fn new<L: Layers>(cin: usize, cout: usize, stride: usize, device: &Device) -> Self {
+        Self { dw: ConvBn::new::<L>(cin, cin, 3, stride, cin, device), pw: ConvBn::new::<L>(cin, cout, 1, 1, 1, device) }
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {

@@ -2,9 +2,9 @@
 //! logit. Depthwise-separable blocks keep it cheap to train on two CPU cores while the wide
 //! late stages give it the capacity to learn print and screen texture.
 
-use crate::blocks::{ConvBn, SepBlock, nchw_input};
+use crate::blocks::{ConvBn, Fresh, Layers, SepBlock, Shell, nchw_input};
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::tensor::{Device, Tensor};
 
 /// Input side in pixels.
@@ -42,19 +42,28 @@ pub fn mobilenet_v1_macs(input: usize) -> u64 {
 }
 
 impl PadNet {
+    /// Randomly initialised, to train.
     pub fn new(device: &Device) -> Self {
-        let plan = PLAN;
+        Self::build::<Fresh>(device)
+    }
+
+    /// Shapes only, to load a weight file into.
+    pub fn shell(device: &Device) -> Self {
+        Self::build::<Shell>(device)
+    }
+
+    fn build<L: Layers>(device: &Device) -> Self {
         let mut cin = 32;
         let mut blocks = Vec::new();
-        for (cout, stride) in plan {
-            blocks.push(SepBlock::new(cin, cout, stride, device));
+        for (cout, stride) in PLAN {
+            blocks.push(SepBlock::new::<L>(cin, cout, stride, device));
             cin = cout;
         }
         Self {
-            stem: ConvBn::new(3, 32, 3, 2, 1, device),
+            stem: ConvBn::new::<L>(3, 32, 3, 2, 1, device),
             blocks,
             dropout: DropoutConfig::new(0.2).init(),
-            head: LinearConfig::new(1024, 1).init(device),
+            head: L::linear(1024, 1, device),
         }
     }
 

@@ -7,9 +7,9 @@
 //! who someone is. The liveness head also sees the middle stage: print and screen texture is
 //! a fine-scale cue that the deepest stage has pooled away.
 
-use crate::blocks::{ConvBn, SepBlock, nchw_input};
+use crate::blocks::{ConvBn, Fresh, Layers, SepBlock, Shell, nchw_input};
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
 
 pub const STUDENT_INPUT: usize = 128;
@@ -40,18 +40,28 @@ pub struct StudentOutput {
 }
 
 impl Student {
+    /// Randomly initialised, to train.
     pub fn new(device: &Device) -> Self {
+        Self::build::<Fresh>(device)
+    }
+
+    /// Shapes only, to load a weight file into (what the browser build does).
+    pub fn shell(device: &Device) -> Self {
+        Self::build::<Shell>(device)
+    }
+
+    fn build<L: Layers>(device: &Device) -> Self {
         let [c1, c2, c3] = STAGE_CHANNELS;
         let blocks = |cin: usize, cout: usize, n: usize| {
-            (0..n).map(|i| SepBlock::new(if i == 0 { cin } else { cout }, cout, if i == 0 { 2 } else { 1 }, device)).collect::<Vec<_>>()
+            (0..n).map(|i| SepBlock::new::<L>(if i == 0 { cin } else { cout }, cout, if i == 0 { 2 } else { 1 }, device)).collect::<Vec<_>>()
         };
         Self {
-            stem: ConvBn::new(3, 32, 3, 2, 1, device),
+            stem: ConvBn::new::<L>(3, 32, 3, 2, 1, device),
             stage1: blocks(32, c1, 2),
             stage2: blocks(c1, c2, 3),
             stage3: blocks(c2, c3, 3),
-            embed: LinearConfig::new(c3, EMBEDDING).init(device),
-            live: LinearConfig::new(c2 + c3, 1).init(device),
+            embed: L::linear(c3, EMBEDDING, device),
+            live: L::linear(c2 + c3, 1, device),
         }
     }
 
@@ -155,6 +165,22 @@ mod tests {
         assert_eq!(sides, [32, 16, 8]);
         let channels: Vec<usize> = out.stages.iter().map(|s| s.dims()[1]).collect();
         assert_eq!(channels, STAGE_CHANNELS);
+    }
+
+    /// The browser loads into a shell: it must be the trained network, layer for layer
+    /// (strides, padding and groups included), once the file is in.
+    #[test]
+    fn a_shell_loaded_from_a_file_is_the_network() {
+        use crate::weights::{WeightsMeta, load, to_bytes};
+        let device = Device::flex();
+        let net = Student::new(&device).valid();
+        let meta = WeightsMeta { arch: STUDENT_ARCH.into(), input: STUDENT_INPUT, ..Default::default() };
+        let (shell, _) = load(Student::shell(&device), &to_bytes(&net, &meta), STUDENT_ARCH).unwrap();
+        assert_eq!(shell.num_params(), net.num_params());
+        let x: Vec<f32> = (0..STUDENT_INPUT * STUDENT_INPUT * 3).map(|i| (i * 7 % 256) as f32).collect();
+        let (a, b) = (net.forward(student_input(&[&x], &device)), shell.forward(student_input(&[&x], &device)));
+        let diff = (a.embedding - b.embedding).abs().max().into_scalar::<f32>() + (a.live_logit - b.live_logit).abs().max().into_scalar::<f32>();
+        assert!(diff < 1e-2, "shell answers differently by {diff}");
     }
 
     #[test]

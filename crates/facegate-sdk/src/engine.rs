@@ -122,7 +122,7 @@ impl Engine {
         let device = Device::flex();
         let graph = GraphModel::from_bytes(detector_json, &[detector_bin], &device).map_err(|e| SdkError::Model(e.to_string()))?;
         let detector = Detector::new(graph, DetectorConfig::default())?;
-        let (net, meta) = load(Student::new(&device), student, STUDENT_ARCH).map_err(|e| SdkError::Model(e.to_string()))?;
+        let (net, meta) = load(Student::shell(&device), student, STUDENT_ARCH).map_err(|e| SdkError::Model(e.to_string()))?;
         let stored = |k: &str| meta.thresholds.get(k).and_then(|v| v.as_f64()).map(|v| v as f32);
         let thresholds = Thresholds {
             liveness: stored("liveness").ok_or_else(|| SdkError::Model("student file has no liveness threshold".into()))?,
