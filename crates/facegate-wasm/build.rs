@@ -17,7 +17,10 @@ fn main() {
         println!("cargo:rerun-if-changed={}", path.display());
         path
     };
-    let (json_path, bin_path) = (found(teachers.join("blazeface.json"), hint), found(teachers.join("blazeface.bin"), hint));
+    // The detector the student was measured with; another one (facemesh-detection-short) is for
+    // measuring builds, and ships only with a student trained and measured on its crops.
+    let detector = std::env::var("FACEGATE_DETECTOR").unwrap_or_else(|_| "blazeface".into());
+    let (json_path, bin_path) = (found(teachers.join(format!("{detector}.json")), hint), found(teachers.join(format!("{detector}.bin")), hint));
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let (json16, bin16) = (out.join("detector-f16.json"), out.join("detector-f16.bin"));
     half_weights(&json_path, &bin_path, &json16, &bin16).unwrap_or_else(|e| panic!("{}: {e}", json_path.display()));
@@ -28,6 +31,7 @@ fn main() {
     println!("cargo:rustc-env=FACEGATE_STUDENT_FILE={}", found(student, "the exported student (facegate export student)").display());
     println!("cargo:rerun-if-env-changed=FACEGATE_TEACHERS");
     println!("cargo:rerun-if-env-changed=FACEGATE_STUDENT");
+    println!("cargo:rerun-if-env-changed=FACEGATE_DETECTOR");
 }
 
 /// Rewrites a one-shard TF.js graph model with its unquantized float32 weights stored as
