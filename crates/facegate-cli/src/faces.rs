@@ -6,7 +6,8 @@ use facegate_teachers::teachers_dir;
 use facegate_tfjs::GraphModel;
 use std::path::Path;
 
-/// The detector the caches and the browser use.
+/// The detector the caches and evaluations use; crates/facegate-wasm/build.rs embeds the same one
+/// unless FACEGATE_DETECTOR names another (to measure a build, never to ship one).
 pub const DETECTOR: &str = "blazeface";
 
 /// A face detector of the human-models package by name: `blazeface` (256x256) or

@@ -137,7 +137,7 @@ pub fn export(run: &Path, out: &Path, command: &str, storage: Storage, data: &Pa
     };
     let student = net.student.valid();
     let draft = facegate_nets::weights::to_bytes_as(&student, &meta, storage);
-    let (stored, _) = load(Student::new(&device), &draft, STUDENT_ARCH)?;
+    let (stored, _) = load(Student::shell(&device), &draft, STUDENT_ARCH)?;
     let dev_data = DevData::open(data, splits)?;
     let (dev_ids, _) = identities(&dev_data.fr);
     let pad_refs: Vec<&FaceCache> = dev_data.pad.iter().collect();
