@@ -26,7 +26,7 @@ pub struct PadTrainArgs {
 /// Opens (building when needed) the face cache of one dataset split.
 pub fn split_cache(name: &str, samples: &[Sample]) -> Result<FaceCache, Box<dyn std::error::Error>> {
     let dir = cache_root().join(name);
-    let key = format!("blazeface/human-models-3.0.4/context-{CONTEXT}/{CACHE_SIZE}px/{name}");
+    let key = format!("{DETECTOR}/human-models-3.0.4/context-{CONTEXT}/{CACHE_SIZE}px/{name}");
     let cache = match FaceCache::open_matching(&dir, &key, samples, CACHE_SIZE)? {
         Some(c) => c,
         None => {

@@ -59,7 +59,7 @@ pub fn run(args: &StudentArgs) -> Result<serde_json::Value, Box<dyn std::error::
     let mut train_caches = vec![split_cache("celeba-train", &celeba_train)?, split_cache("utkface", &utkface(&utk_dir)?)?];
     let web_sets = train_caches.len();
     train_caches.extend(pad_caches(&args.data, &args.splits, Split::Train)?);
-    let DevData { pad: pad_dev, fr: fr_dev } = DevData::open(&args.data, &args.splits)?;
+    let dev_data = DevData::open(&args.data, &args.splits)?;
 
     let device = burn::tensor::Device::flex();
     let pad_bytes = std::fs::read(&args.pad_teacher).map_err(|e| format!("{}: {e}", args.pad_teacher.display()))?;
@@ -90,12 +90,11 @@ pub fn run(args: &StudentArgs) -> Result<serde_json::Value, Box<dyn std::error::
     let descriptors: Vec<&[f32]> = targets.iter().flat_map(|t| (0..t.len()).map(move |i| t.descriptor(i))).collect();
     eprintln!("projection: top {} principal directions of {} teacher descriptors", facegate_nets::student::EMBEDDING, descriptors.len());
     let proj = Projection::fit(&descriptors, facegate_nets::student::EMBEDDING, args.config.seed);
-    let (dev_ids, _) = identities(&fr_dev);
-    let pad_dev_refs: Vec<&FaceCache> = pad_dev.iter().collect();
+    let (pad_dev, fr_dev) = dev_data.views();
     let n: usize = train_caches.iter().map(|c| c.len()).sum();
-    eprintln!("distil: {n} faces ({n_ids} CelebA identities), dev: {} PAD crops, {} held-out CelebA faces", pad_dev_refs.iter().map(|c| c.len()).sum::<usize>(), fr_dev.len());
+    eprintln!("distil: {n} faces ({n_ids} CelebA identities), dev: {} PAD crops, {} held-out CelebA faces", pad_dev.iter().map(|c| c.len()).sum::<usize>(), dev_data.fr.len());
     let cfg = DistilConfig { identities: n_ids, ..args.config.clone() };
-    let state = train(&sources, &pad_dev_refs, &[(&fr_dev, dev_ids)], &proj, &cfg, &args.out, args.resume, epoch_reporter(cfg.epochs))?;
+    let state = train(&sources, &pad_dev, &fr_dev, &proj, &cfg, &args.out, args.resume, epoch_reporter(cfg.epochs))?;
     Ok(serde_json::to_value(&state)?)
 }
 
@@ -112,6 +111,12 @@ impl DevData {
         check_dir(&celeba_dir)?;
         let (_, celeba_dev) = celeba_split(celeba(&celeba_dir)?);
         Ok(Self { pad: pad_caches(data, splits, Split::Dev)?, fr: split_cache("celeba-dev", &celeba_dev)? })
+    }
+
+    /// The borrowed form `train` and `dev_metrics` take: PAD caches, and the CelebA cache with
+    /// each face's identity.
+    fn views(&self) -> (Vec<&FaceCache>, Vec<(&FaceCache, Vec<usize>)>) {
+        (self.pad.iter().collect(), vec![(&self.fr, identities(&self.fr).0)])
     }
 }
 
@@ -139,9 +144,8 @@ pub fn export(run: &Path, out: &Path, command: &str, storage: Storage, data: &Pa
     let draft = facegate_nets::weights::to_bytes_as(&student, &meta, storage);
     let (stored, _) = load(Student::shell(&device), &draft, STUDENT_ARCH)?;
     let dev_data = DevData::open(data, splits)?;
-    let (dev_ids, _) = identities(&dev_data.fr);
-    let pad_refs: Vec<&FaceCache> = dev_data.pad.iter().collect();
-    let dev = dev_metrics(&stored, &pad_refs, &[(&dev_data.fr, dev_ids)]);
+    let (pad_dev, fr_dev) = dev_data.views();
+    let dev = dev_metrics(&stored, &pad_dev, &fr_dev);
     let liveness = dev.pointer("/pad/threshold_bpcer_5").ok_or("no PAD dev data to fix the liveness threshold")?;
     let matching = dev.pointer("/fr/threshold_fmr_1e-3").ok_or("no held-out CelebA pairs to fix the match threshold")?;
     meta.thresholds.insert("liveness".into(), liveness.clone());
