@@ -69,6 +69,8 @@ export interface Info {
   thresholds: Thresholds;
   metrics: Record<string, unknown>;
   simd: boolean;
+  /** The embedded face detector: the one the student was trained and measured with. */
+  detector: string;
   wasmBytesEmbedded: number;
 }
 

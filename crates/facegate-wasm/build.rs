@@ -17,21 +17,40 @@ fn main() {
         println!("cargo:rerun-if-changed={}", path.display());
         path
     };
-    // The detector the student was measured with; another one (facemesh-detection-short) is for
-    // measuring builds, and ships only with a student trained and measured on its crops.
-    let detector = std::env::var("FACEGATE_DETECTOR").unwrap_or_else(|_| "blazeface".into());
+    // The detector the student was trained and measured with, as its file's header names it;
+    // FACEGATE_DETECTOR overrides it only to measure a build, never to ship one.
+    let student = found(student, "the exported student (facegate export student)");
+    let detector = match std::env::var("FACEGATE_DETECTOR") {
+        Ok(name) => name,
+        Err(_) => student_detector(&student).unwrap_or_else(|e| panic!("{}: {e}", student.display())),
+    };
     let (json_path, bin_path) = (found(teachers.join(format!("{detector}.json")), hint), found(teachers.join(format!("{detector}.bin")), hint));
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let (json16, bin16) = (out.join("detector-f16.json"), out.join("detector-f16.bin"));
     half_weights(&json_path, &bin_path, &json16, &bin16).unwrap_or_else(|e| panic!("{}: {e}", json_path.display()));
+    println!("cargo:rustc-env=FACEGATE_DETECTOR_NAME={detector}");
     println!("cargo:rustc-env=FACEGATE_DETECTOR_JSON={}", json16.display());
     println!("cargo:rustc-env=FACEGATE_DETECTOR_BIN={}", bin16.display());
     println!("cargo:rustc-env=FACEGATE_DETECTOR_F32_JSON={}", json_path.display());
     println!("cargo:rustc-env=FACEGATE_DETECTOR_F32_BIN={}", bin_path.display());
-    println!("cargo:rustc-env=FACEGATE_STUDENT_FILE={}", found(student, "the exported student (facegate export student)").display());
+    println!("cargo:rustc-env=FACEGATE_STUDENT_FILE={}", student.display());
     println!("cargo:rerun-if-env-changed=FACEGATE_TEACHERS");
     println!("cargo:rerun-if-env-changed=FACEGATE_STUDENT");
     println!("cargo:rerun-if-env-changed=FACEGATE_DETECTOR");
+}
+
+/// The `detector` of a facegate weight file's header (magic, u16 version, u64 length, u32 meta
+/// length, meta JSON; see facegate-nets' weights module, which the loader checks in full);
+/// files from before the field were made on BlazeFace crops.
+fn student_detector(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let len = bytes.get(14..18).ok_or("truncated header")?;
+    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    if bytes.get(..4) != Some(b"FGWT".as_slice()) {
+        return Err("not a facegate weight file".into());
+    }
+    let meta: Value = serde_json::from_slice(bytes.get(18..18 + len).ok_or("truncated header")?).map_err(|e| e.to_string())?;
+    Ok(meta.get("detector").and_then(Value::as_str).unwrap_or("blazeface").to_string())
 }
 
 /// Rewrites a one-shard TF.js graph model with its unquantized float32 weights stored as

@@ -6,9 +6,23 @@ use facegate_teachers::teachers_dir;
 use facegate_tfjs::GraphModel;
 use std::path::Path;
 
-/// The detector the caches and evaluations use; crates/facegate-wasm/build.rs embeds the same one
-/// unless FACEGATE_DETECTOR names another (to measure a build, never to ship one).
+/// The detector for models whose file does not name one (the TF.js teachers, whose baselines
+/// were measured on its crops) and the default of `train`.
 pub const DETECTOR: &str = "blazeface";
+
+/// The detector to evaluate `model` with: the one asked for, else the one its facegate weight
+/// file was trained and measured with, else [`DETECTOR`].
+pub fn detector_for(model: &str, asked: Option<String>) -> Result<String, Box<dyn std::error::Error>> {
+    if let Some(name) = asked {
+        return Ok(name);
+    }
+    let path = Path::new(model);
+    if !path.is_file() {
+        return Ok(DETECTOR.into());
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("{model}: {e}"))?;
+    Ok(facegate_nets::weights::read_meta(&bytes).map_err(|e| format!("{model}: {e}"))?.detector().to_string())
+}
 
 /// A face detector of the human-models package by name: `blazeface` (256x256) or
 /// `facemesh-detection-short` (128x128), both decoded by [`Detector`].
@@ -53,5 +67,33 @@ pub fn check_dir(path: &Path) -> Result<(), DataError> {
         Ok(())
     } else {
         Err(DataError::Io { path: path.to_path_buf(), source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder") })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use facegate_nets::weights::{WeightsMeta, to_bytes};
+    use facegate_nets::{PADNET_ARCH, PadNet};
+
+    #[test]
+    fn evaluation_follows_the_detector_a_weight_file_names() {
+        let dir = std::env::temp_dir().join(format!("fg-detector-for-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let net = PadNet::shell(&burn::tensor::Device::flex());
+        let file = |name: &str, detector: Option<&str>| {
+            let meta = WeightsMeta { arch: PADNET_ARCH.into(), detector: detector.map(String::from), ..Default::default() };
+            let path = dir.join(name);
+            std::fs::write(&path, to_bytes(&net, &meta)).unwrap();
+            path.display().to_string()
+        };
+        let (short, legacy) = (file("short.fgw", Some("facemesh-detection-short")), file("legacy.fgw", None));
+        assert_eq!(detector_for(&short, None).unwrap(), "facemesh-detection-short");
+        assert_eq!(detector_for(&legacy, None).unwrap(), "blazeface");
+        assert_eq!(detector_for(&short, Some("blazeface".into())).unwrap(), "blazeface");
+        assert_eq!(detector_for("faceres", None).unwrap(), DETECTOR);
+        std::fs::write(dir.join("bad.fgw"), b"not a weight file").unwrap();
+        assert!(detector_for(dir.join("bad.fgw").to_str().unwrap(), None).unwrap_err().to_string().contains("bad.fgw"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

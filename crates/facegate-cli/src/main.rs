@@ -84,6 +84,9 @@ enum Train {
         /// CelebA faces (data/celeba-subset) added to each epoch as extra live examples; 0 = none.
         #[arg(long, default_value_t = 1000)]
         extra_live: usize,
+        /// Face detector whose crops it trains on: blazeface or facemesh-detection-short.
+        #[arg(long, default_value = facegate_nets::weights::LEGACY_DETECTOR)]
+        detector: String,
     },
     /// The multi-task student, distilled from faceres (HSE recipe) and the anti-spoofing
     /// teacher on CelebA (9 of 10 identities), UTKFace, NUAA train and the replay train sets.
@@ -145,6 +148,10 @@ struct StudentOpts {
     /// Probability of camera augmentation (resolution, colour, blur, JPEG) per training crop.
     #[arg(long, default_value_t = 0.0)]
     camera: f64,
+    /// Face detector whose crops it trains on (blazeface or facemesh-detection-short); the
+    /// exported file records it and the browser build embeds the same one.
+    #[arg(long, default_value = faces::DETECTOR)]
+    detector: String,
 }
 
 impl StudentOpts {
@@ -166,6 +173,7 @@ impl StudentOpts {
             identities: 0,
             init: self.init.clone(),
             camera: self.camera,
+            detector: self.detector.clone(),
         }
     }
 }
@@ -221,9 +229,10 @@ enum Eval {
         /// Also write the metrics as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
-        /// Face detector (human-models name): blazeface or facemesh-detection-short.
-        #[arg(long, default_value = faces::DETECTOR)]
-        detector: String,
+        /// Face detector (human-models name): blazeface or facemesh-detection-short. Default:
+        /// the one a facegate weight file names, else blazeface.
+        #[arg(long)]
+        detector: Option<String>,
     },
     /// Presentation-attack detection: APCER per attack kind, BPCER, ACER, HTER, AUC.
     ///
@@ -274,9 +283,10 @@ enum Eval {
         /// model fails or how scores fuse over a sequence.
         #[arg(long)]
         scores: Option<PathBuf>,
-        /// Face detector (human-models name): blazeface or facemesh-detection-short.
-        #[arg(long, default_value = faces::DETECTOR)]
-        detector: String,
+        /// Face detector (human-models name): blazeface or facemesh-detection-short. Default:
+        /// the one a facegate weight file names, else blazeface.
+        #[arg(long)]
+        detector: Option<String>,
     },
 }
 
@@ -301,6 +311,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let (report, json) = match cli.command {
         Command::Eval { what: Eval::Lfw { model, data, folds, recipe, align, batch, json, detector } } => {
             let alignment = if align { Alignment::Roll } else { Alignment::None };
+            let detector = faces::detector_for(&model, detector)?;
             let args = eval_lfw::LfwArgs { model: &model, data: &data, folds, recipe, alignment, batch, detector: &detector };
             (eval_lfw::run(&args)?, json)
         }
@@ -329,12 +340,13 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let test = eval_pad::PadSources { nuaa, replay, replay_sets, live, attack };
             let dev = eval_pad::PadSources { nuaa: dev_nuaa, replay: dev_replay, replay_sets: dev_replay_sets, live: dev_live, attack: dev_attack };
             let split = split.as_deref().map(|f| (f, split_data.as_path()));
+            let detector = faces::detector_for(&model, detector)?;
             (eval_pad::run(&eval_pad::PadArgs { model: &model, test: &test, dev: &dev, split, batch, scores: scores.as_deref(), detector: &detector })?, json)
         }
         Command::Train {
-            what: Train::PadTeacher { data, splits, out, epochs, batch, lr, weight_decay, seed, max_steps, resume, init, extra_live },
+            what: Train::PadTeacher { data, splits, out, epochs, batch, lr, weight_decay, seed, max_steps, resume, init, extra_live, detector },
         } => {
-            let config = facegate_train::pad_teacher::PadTrainConfig { epochs, batch, lr, weight_decay, seed, max_steps, init, extra_live };
+            let config = facegate_train::pad_teacher::PadTrainConfig { epochs, batch, lr, weight_decay, seed, max_steps, init, extra_live, detector };
             let args = train_pad::PadTrainArgs { data, splits, out: out.clone(), config, resume };
             let state = train_pad::run(&args)?;
             (serde_json::json!({ "run": out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)

@@ -1,6 +1,6 @@
 //! `facegate train pad-teacher` and `facegate export pad-teacher`.
 
-use crate::faces::{DETECTOR, check_dir, detector};
+use crate::faces::{check_dir, detector};
 use facegate_datasets::faces::celeba;
 use crate::progress::{Progress, epoch_reporter};
 use facegate_datasets::cache::{CONTEXT, FaceCache, cache_root};
@@ -23,14 +23,20 @@ pub struct PadTrainArgs {
     pub resume: bool,
 }
 
+/// Where one dataset split's crops by one detector are cached: each detector has its own
+/// caches (and teacher targets beside them), so switching detectors never rebuilds another's.
+pub fn cache_dir(detector_name: &str, name: &str) -> PathBuf {
+    cache_root().join(detector_name).join(name)
+}
+
 /// Opens (building when needed) the face cache of one dataset split.
-pub fn split_cache(name: &str, samples: &[Sample]) -> Result<FaceCache, Box<dyn std::error::Error>> {
-    let dir = cache_root().join(name);
-    let key = format!("{DETECTOR}/human-models-3.0.4/context-{CONTEXT}/{CACHE_SIZE}px/{name}");
+pub fn split_cache(name: &str, samples: &[Sample], detector_name: &str) -> Result<FaceCache, Box<dyn std::error::Error>> {
+    let dir = cache_dir(detector_name, name);
+    let key = format!("{detector_name}/human-models-3.0.4/context-{CONTEXT}/{CACHE_SIZE}px/{name}");
     let cache = match FaceCache::open_matching(&dir, &key, samples, CACHE_SIZE)? {
         Some(c) => c,
         None => {
-            let det = detector(&burn::tensor::Device::flex(), DETECTOR)?;
+            let det = detector(&burn::tensor::Device::flex(), detector_name)?;
             let mut bar = Progress::new(&format!("cache {name}"), samples.len());
             let mut last = 0;
             let cache = FaceCache::build(&dir, &key, samples, &det, CACHE_SIZE, |i| {
@@ -48,20 +54,20 @@ pub fn split_cache(name: &str, samples: &[Sample]) -> Result<FaceCache, Box<dyn 
     Ok(cache)
 }
 
-pub fn pad_caches(data: &Path, splits: &Path, split: Split) -> Result<Vec<FaceCache>, Box<dyn std::error::Error>> {
+pub fn pad_caches(data: &Path, splits: &Path, split: Split, detector_name: &str) -> Result<Vec<FaceCache>, Box<dyn std::error::Error>> {
     let s = PadSplits::load(splits)?;
     let nuaa = s.nuaa(&data.join("nuaa"), split)?;
     let replay = s.replay(&data.join("replay"), split)?;
-    Ok(vec![split_cache(&format!("nuaa-{}", split.name()), &nuaa)?, split_cache(&format!("replay-{}", split.name()), &replay)?])
+    Ok(vec![split_cache(&format!("nuaa-{}", split.name()), &nuaa, detector_name)?, split_cache(&format!("replay-{}", split.name()), &replay, detector_name)?])
 }
 
 pub fn run(args: &PadTrainArgs) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
-    let train_c = pad_caches(&args.data, &args.splits, Split::Train)?;
-    let dev_c = pad_caches(&args.data, &args.splits, Split::Dev)?;
+    let train_c = pad_caches(&args.data, &args.splits, Split::Train, &args.config.detector)?;
+    let dev_c = pad_caches(&args.data, &args.splits, Split::Dev, &args.config.detector)?;
     let extra_c = if args.config.extra_live > 0 {
         let dir = args.data.join("celeba-subset");
         check_dir(&dir)?;
-        vec![split_cache("celeba-live", &celeba(&dir)?)?]
+        vec![split_cache("celeba-live", &celeba(&dir)?, &args.config.detector)?]
     } else {
         Vec::new()
     };
@@ -91,6 +97,7 @@ pub fn export(run: &Path, out: &Path, command: &str) -> Result<serde_json::Value
         serde_json::from_str(&std::fs::read_to_string(&state_path).map_err(|e| format!("{}: {e}", state_path.display()))?)
             .map_err(|e| format!("{}: {e}", state_path.display()))?;
     let best = state.best_epoch.ok_or_else(|| format!("{}: no finished epoch", state_path.display()))?;
+    let cfg: facegate_train::pad_teacher::PadTrainConfig = serde_json::from_value(state.config.clone()).map_err(|e| format!("{}: {e}", state_path.display()))?;
     let dev = state.log.iter().find(|l| l.epoch == best).map(|l| l.dev.clone()).unwrap_or_default();
     let net = load_checkpoint(&run.join("best.bpk"))?;
     let mut meta = WeightsMeta {
@@ -101,6 +108,7 @@ pub fn export(run: &Path, out: &Path, command: &str) -> Result<serde_json::Value
         thresholds: Default::default(),
         metrics: Default::default(),
         command: command.into(),
+        detector: Some(cfg.detector.clone()),
     };
     if let Some(t) = dev.get("threshold") {
         meta.thresholds.insert("liveness".into(), t.clone());

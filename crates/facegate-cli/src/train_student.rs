@@ -3,7 +3,7 @@
 
 use crate::faces::check_dir;
 use crate::progress::{Progress, epoch_reporter};
-use crate::train_pad::{pad_caches, split_cache};
+use crate::train_pad::{cache_dir, pad_caches, split_cache};
 use burn::module::Module;
 use facegate_datasets::cache::FaceCache;
 use facegate_datasets::faces::{celeba, utkface};
@@ -56,10 +56,11 @@ pub fn run(args: &StudentArgs) -> Result<serde_json::Value, Box<dyn std::error::
     let (celeba_train, _) = celeba_split(celeba(&celeba_dir)?);
     // Web photos first (CelebA, whose identities label the `id` term, then UTKFace), then the
     // PAD-labelled camera sets.
-    let mut train_caches = vec![split_cache("celeba-train", &celeba_train)?, split_cache("utkface", &utkface(&utk_dir)?)?];
+    let det = args.config.detector.as_str();
+    let mut train_caches = vec![split_cache("celeba-train", &celeba_train, det)?, split_cache("utkface", &utkface(&utk_dir)?, det)?];
     let web_sets = train_caches.len();
-    train_caches.extend(pad_caches(&args.data, &args.splits, Split::Train)?);
-    let dev_data = DevData::open(&args.data, &args.splits)?;
+    train_caches.extend(pad_caches(&args.data, &args.splits, Split::Train, det)?);
+    let dev_data = DevData::open(&args.data, &args.splits, det)?;
 
     let device = burn::tensor::Device::flex();
     let pad_bytes = std::fs::read(&args.pad_teacher).map_err(|e| format!("{}: {e}", args.pad_teacher.display()))?;
@@ -70,7 +71,7 @@ pub fn run(args: &StudentArgs) -> Result<serde_json::Value, Box<dyn std::error::
     let mut targets = Vec::new();
     for c in &train_caches {
         let name = c.index.key.rsplit('/').next().unwrap_or("cache").to_string();
-        let path = facegate_datasets::cache::cache_root().join(&name).join("targets.bin");
+        let path = cache_dir(det, &name).join("targets.bin");
         let mut bar = Progress::new(&format!("teacher targets {name}"), c.len());
         targets.push(Targets::open_or_build(&path, &format!("{teacher_key}/{}", c.index.key), c, &fr, &pad, pad_meta.view(), |n| bar.inc(n))?);
         bar.finish();
@@ -106,11 +107,11 @@ struct DevData {
 }
 
 impl DevData {
-    fn open(data: &Path, splits: &Path) -> Result<Self, Box<dyn std::error::Error>> {
+    fn open(data: &Path, splits: &Path, detector: &str) -> Result<Self, Box<dyn std::error::Error>> {
         let celeba_dir = data.join("celeba-subset");
         check_dir(&celeba_dir)?;
         let (_, celeba_dev) = celeba_split(celeba(&celeba_dir)?);
-        Ok(Self { pad: pad_caches(data, splits, Split::Dev)?, fr: split_cache("celeba-dev", &celeba_dev)? })
+        Ok(Self { pad: pad_caches(data, splits, Split::Dev, detector)?, fr: split_cache("celeba-dev", &celeba_dev, detector)? })
     }
 
     /// The borrowed form `train` and `dev_metrics` take: PAD caches, and the CelebA cache with
@@ -138,12 +139,13 @@ pub fn export(run: &Path, out: &Path, command: &str, storage: Storage, data: &Pa
         normalisation: "rgb/127.5-1".into(),
         view: Some(STUDENT_VIEW),
         command: command.into(),
+        detector: Some(cfg.detector.clone()),
         ..Default::default()
     };
     let student = net.student.valid();
     let draft = facegate_nets::weights::to_bytes_as(&student, &meta, storage);
     let (stored, _) = load(Student::shell(&device), &draft, STUDENT_ARCH)?;
-    let dev_data = DevData::open(data, splits)?;
+    let dev_data = DevData::open(data, splits, &cfg.detector)?;
     let (pad_dev, fr_dev) = dev_data.views();
     let dev = dev_metrics(&stored, &pad_dev, &fr_dev);
     let liveness = dev.pointer("/pad/threshold_bpcer_5").ok_or("no PAD dev data to fix the liveness threshold")?;

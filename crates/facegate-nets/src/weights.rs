@@ -46,11 +46,28 @@ pub struct WeightsMeta {
     /// How to reproduce these weights.
     #[serde(default)]
     pub command: String,
+    /// The face detector (human-models name) whose crops trained and measured these weights:
+    /// a crop is only what it was measured on with the same detector, so evaluation and the
+    /// browser build follow this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detector: Option<String>,
+}
+
+/// The detector of files from before the `detector` field: all were made on BlazeFace crops.
+pub const LEGACY_DETECTOR: &str = "blazeface";
+
+/// For serde defaults of configs that name a detector.
+pub fn legacy_detector() -> String {
+    LEGACY_DETECTOR.into()
 }
 
 impl WeightsMeta {
     pub fn view(&self) -> f64 {
         self.view.unwrap_or(1.0)
+    }
+
+    pub fn detector(&self) -> &str {
+        self.detector.as_deref().unwrap_or(LEGACY_DETECTOR)
     }
 }
 
@@ -326,6 +343,16 @@ mod tests {
         assert_eq!(load(PadNet::new(&device), b"PK\x03\x04zip", PADNET_ARCH).err(), Some(WeightsError::Magic));
         assert!(matches!(load(PadNet::new(&device), &bytes, "student-v1"), Err(WeightsError::Arch { .. })));
         assert_eq!(load(PadNet::new(&device), &[], PADNET_ARCH).err(), Some(WeightsError::Magic));
+    }
+
+    #[test]
+    fn the_detector_is_recorded_and_older_files_mean_blazeface() {
+        let net = PadNet::shell(&Device::flex());
+        let legacy = to_bytes(&net, &meta());
+        assert!(!String::from_utf8_lossy(&legacy).contains("\"detector\""), "an unnamed detector adds no field");
+        assert_eq!(read_meta(&legacy).unwrap().detector(), LEGACY_DETECTOR);
+        let named = WeightsMeta { detector: Some("facemesh-detection-short".into()), ..meta() };
+        assert_eq!(read_meta(&to_bytes(&net, &named)).unwrap().detector(), "facemesh-detection-short");
     }
 
     #[test]

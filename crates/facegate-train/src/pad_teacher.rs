@@ -32,11 +32,14 @@ pub struct PadTrainConfig {
     /// lights, so that an unfamiliar live face is not mistaken for an attack.
     #[serde(default)]
     pub extra_live: usize,
+    /// The detector whose crops it trains on (recorded in the exported file).
+    #[serde(default = "facegate_nets::weights::legacy_detector")]
+    pub detector: String,
 }
 
 impl Default for PadTrainConfig {
     fn default() -> Self {
-        Self { epochs: 10, batch: 32, lr: 5e-4, weight_decay: 1e-4, seed: 17, max_steps: 0, init: "faceres".into(), extra_live: 1000 }
+        Self { epochs: 10, batch: 32, lr: 5e-4, weight_decay: 1e-4, seed: 17, max_steps: 0, init: "faceres".into(), extra_live: 1000, detector: facegate_nets::weights::legacy_detector() }
     }
 }
 

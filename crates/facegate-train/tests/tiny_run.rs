@@ -17,7 +17,7 @@ fn loss_falls_and_training_resumes() {
     let extra = synthetic(8, 160, true);
     let out = std::env::temp_dir().join(format!("fg-train-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let cfg = PadTrainConfig { epochs: 4, batch: 8, lr: 2e-3, weight_decay: 0.0, seed: 3, max_steps: 0, init: "none".into(), extra_live: 4 };
+    let cfg = PadTrainConfig { epochs: 4, batch: 8, lr: 2e-3, weight_decay: 0.0, seed: 3, max_steps: 0, init: "none".into(), extra_live: 4, ..Default::default() };
     let mut stepped = 0;
     let two = PadTrainConfig { epochs: 2, ..cfg.clone() };
     let state = train(&[&data], &[&extra], &[&dev], &two, &out, false, None, |_| stepped += 1).unwrap();
@@ -44,6 +44,7 @@ fn loss_falls_and_training_resumes() {
         thresholds: Default::default(),
         metrics: Default::default(),
         command: "test".into(),
+        detector: None,
     };
     let bytes = export(&net, meta);
     let (loaded, _) = load(PadNet::new(&valid_device()), &bytes, PADNET_ARCH).unwrap();

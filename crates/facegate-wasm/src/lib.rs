@@ -74,6 +74,8 @@ struct Info {
     thresholds: Thresholds,
     metrics: serde_json::Map<String, serde_json::Value>,
     simd: bool,
+    /// The embedded face detector (human-models name): the one the student was measured with.
+    detector: &'static str,
     wasm_bytes_embedded: usize,
 }
 
@@ -107,6 +109,7 @@ impl Core {
             thresholds: self.engine.thresholds(),
             metrics: meta.metrics.clone(),
             simd: cfg!(target_feature = "simd128"),
+            detector: env!("FACEGATE_DETECTOR_NAME"),
             wasm_bytes_embedded: DETECTOR_JSON.len() + DETECTOR_BIN.len() + STUDENT.len(),
         })
     }

@@ -59,4 +59,5 @@ fn bad_input_is_a_typed_error_and_the_instance_survives() {
     let faces: Array = core.analyze(&grey, 64, 48).unwrap().into();
     assert!(faces.iter().all(|f| Reflect::get(&f, &"detectorScore".into()).unwrap().as_f64().unwrap() < 0.5));
     assert!(Reflect::get(&core.info().unwrap(), &"modelId".into()).unwrap().is_string());
+    assert_eq!(Reflect::get(&core.info().unwrap(), &"detector".into()).unwrap().as_string().as_deref(), Some(env!("FACEGATE_DETECTOR_NAME")));
 }

@@ -68,6 +68,9 @@ pub struct DistilConfig {
     /// to give them through camera changes. 0 = flips only.
     #[serde(default)]
     pub camera: f64,
+    /// The detector whose crops it trains on (recorded in the exported file).
+    #[serde(default = "facegate_nets::weights::legacy_detector")]
+    pub detector: String,
 }
 
 impl Default for DistilConfig {
@@ -89,6 +92,7 @@ impl Default for DistilConfig {
             identities: 0,
             init: None,
             camera: 0.0,
+            detector: facegate_nets::weights::legacy_detector(),
         }
     }
 }
