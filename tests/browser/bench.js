@@ -44,7 +44,8 @@ async function run(backend, images) {
     if (faces.some((f) => f.livenessScore !== null)) withFace += 1;
     return dt;
   });
-  return { backend, simd_build: gate.info().simd, load_ms: load, median_ms: quantile(times, 0.5), p90_ms: quantile(times, 0.9), frames: times.length, frames_with_face: withFace, width: images[0].width, height: images[0].height };
+  const info = gate.info();
+  return { backend, simd_build: info.simd, detector: info.detector, load_ms: load, median_ms: quantile(times, 0.5), p90_ms: quantile(times, 0.9), frames: times.length, frames_with_face: withFace, width: images[0].width, height: images[0].height };
 }
 
 /** Every frame fully processed: no result caching, no frame skipping, no temporal filter. */
