@@ -85,7 +85,7 @@ enum Train {
         #[arg(long, default_value_t = 1000)]
         extra_live: usize,
         /// Face detector whose crops it trains on: blazeface or facemesh-detection-short.
-        #[arg(long, default_value = facegate_nets::weights::LEGACY_DETECTOR)]
+        #[arg(long, default_value = faces::DETECTOR)]
         detector: String,
     },
     /// The multi-task student, distilled from faceres (HSE recipe) and the anti-spoofing
