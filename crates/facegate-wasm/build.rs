@@ -44,11 +44,11 @@ fn main() {
 /// files from before the field were made on BlazeFace crops.
 fn student_detector(path: &Path) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let len = bytes.get(14..18).ok_or("truncated header")?;
-    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
     if bytes.get(..4) != Some(b"FGWT".as_slice()) {
         return Err("not a facegate weight file".into());
     }
+    let len = bytes.get(14..18).ok_or("truncated header")?;
+    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
     let meta: Value = serde_json::from_slice(bytes.get(18..18 + len).ok_or("truncated header")?).map_err(|e| e.to_string())?;
     Ok(meta.get("detector").and_then(Value::as_str).unwrap_or("blazeface").to_string())
 }
