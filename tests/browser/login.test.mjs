@@ -56,9 +56,7 @@ const profile = path.join(out, 'profile');
 
 // Checks the shipped student is known to fail, with why: reported as KNOWN while they fail
 // and as FIXED once they pass (then take them off this list). Never a reason to skip one.
-const KNOWN = {
-  'log in with a printed photo -> not live': 'the shipped student passes ~60% of this print sequence\'s single frames as live, so whether the 5 fused frames fall under its threshold depends on which frames the page grabs (44 of 50 runs over the last three sessions did, none of the last two, both while a training loaded the machine; issue #4); the log-in is refused either way',
-};
+const KNOWN = {};
 
 const results = [];
 function check(name, ok, detail = '') {

@@ -195,6 +195,21 @@ enum Export {
         #[arg(long, default_value = "splits/pad.json")]
         splits: PathBuf,
     },
+    /// An exported student -> the same weights with operating thresholds measured again on the
+    /// dev data (optionally on another detector's crops, which its header then names).
+    Recalibrate {
+        #[arg(long, default_value = "models/student.fgw")]
+        model: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Face detector (human-models name) to measure with; default: the one the file names.
+        #[arg(long)]
+        detector: Option<String>,
+        #[arg(long, default_value = "../shared/data")]
+        data: PathBuf,
+        #[arg(long, default_value = "splits/pad.json")]
+        splits: PathBuf,
+    },
     /// Best epoch of a pad-teacher run -> FGWT float16 file with its dev threshold.
     PadTeacher {
         #[arg(long, default_value = "runs/pad-teacher")]
@@ -361,6 +376,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let command = std::env::args().collect::<Vec<_>>().join(" ");
             let storage = if int8 { facegate_nets::weights::Storage::Int8 } else { facegate_nets::weights::Storage::F16 };
             (train_student::export(&run, &out, &command, storage, &data, &splits)?, None)
+        }
+        Command::Export { what: Export::Recalibrate { model, out, detector, data, splits } } => {
+            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            (train_student::recalibrate(&model, &out, detector, &command, &data, &splits)?, None)
         }
         Command::Export { what: Export::PadTeacher { run, out } } => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");

@@ -149,3 +149,27 @@ fn the_student_fits_its_budget_and_is_not_taken_for_a_teacher() {
     let out = facegate(&["eval", "lfw", "--model", &committed("pad-teacher.fgw"), "--data", lfw.to_str().unwrap(), "--folds", "1"]);
     assert_one_line_error(&out, "not a face-recognition model");
 }
+
+/// The committed student's operating points are what `export recalibrate` measures on the dev
+/// data today, and recalibrating rewrites only the header.
+#[test]
+fn recalibrating_the_committed_student_gives_back_its_thresholds() {
+    let out_file = scratch("recalibrate").join("student.fgw");
+    let splits = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../splits/pad.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_facegate"))
+        .env("FACEGATE_CACHE", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cache"))
+        .args(["export", "recalibrate", "--model", &committed("student.fgw"), "--out", out_file.to_str().unwrap()])
+        .args(["--data", data().to_str().unwrap(), "--splits", splits.to_str().unwrap()])
+        .output()
+        .expect("run facegate");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (old, new) = (std::fs::read(committed("student.fgw")).unwrap(), std::fs::read(&out_file).unwrap());
+    let (old_meta, new_meta) = (facegate_nets::weights::read_meta(&old).unwrap(), facegate_nets::weights::read_meta(&new).unwrap());
+    for key in ["liveness", "match"] {
+        let (a, b) = (old_meta.thresholds[key].as_f64().unwrap(), new_meta.thresholds[key].as_f64().unwrap());
+        assert!((a - b).abs() < 2e-3, "{key}: committed {a}, measured now {b}");
+    }
+    assert_eq!(new_meta.detector(), old_meta.detector());
+    let tensors = |b: &[u8]| b[18 + u32::from_le_bytes(b[14..18].try_into().unwrap()) as usize..b.len() - 4].to_vec();
+    assert!(tensors(&old) == tensors(&new), "the weights changed");
+}

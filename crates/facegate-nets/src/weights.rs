@@ -189,6 +189,25 @@ pub fn to_bytes_as<M: Module>(module: &M, meta: &WeightsMeta, storage: Storage) 
     out
 }
 
+/// The same file with another header: tensors byte for byte as they were (re-encoding an int8
+/// file would round its weights again), length and checksum made anew. For re-measuring a
+/// file's operating points without its training run.
+pub fn replace_meta(bytes: &[u8], meta: &WeightsMeta) -> Result<Vec<u8>, WeightsError> {
+    parse(bytes)?;
+    let old_len = u32::from_le_bytes(bytes[14..18].try_into().unwrap()) as usize;
+    let meta = serde_json::to_vec(meta).map_err(|e| WeightsError::Meta(e.to_string()))?;
+    let mut out = Vec::with_capacity(bytes.len() + meta.len());
+    out.extend(&bytes[..14]);
+    out.extend((meta.len() as u32).to_le_bytes());
+    out.extend(&meta);
+    out.extend(&bytes[18 + old_len..bytes.len() - 4]);
+    let total = (out.len() + 4) as u64;
+    out[6..14].copy_from_slice(&total.to_le_bytes());
+    let crc = crc32(&out);
+    out.extend(crc.to_le_bytes());
+    Ok(out)
+}
+
 /// A weight file's identity: its stored checksum (CRC-32 of everything before it). Note a
 /// CRC over the whole file, checksum included, is the same constant for every file.
 pub fn file_id(bytes: &[u8]) -> u32 {
@@ -353,6 +372,20 @@ mod tests {
         assert_eq!(read_meta(&legacy).unwrap().detector(), LEGACY_DETECTOR);
         let named = WeightsMeta { detector: Some("facemesh-detection-short".into()), ..meta() };
         assert_eq!(read_meta(&to_bytes(&net, &named)).unwrap().detector(), "facemesh-detection-short");
+    }
+
+    #[test]
+    fn a_new_header_keeps_every_tensor_byte_and_a_valid_checksum() {
+        let net = PadNet::shell(&Device::flex());
+        let old = to_bytes_as(&net, &meta(), Storage::Int8);
+        let mut new_meta = WeightsMeta { detector: Some("facemesh-detection-short".into()), ..meta() };
+        new_meta.thresholds.insert("liveness".into(), 0.5.into());
+        let new = replace_meta(&old, &new_meta).unwrap();
+        let (_, read) = load(PadNet::shell(&Device::flex()), &new, PADNET_ARCH).unwrap();
+        assert_eq!(read, new_meta);
+        let tensors = |b: &[u8]| b[18 + u32::from_le_bytes(b[14..18].try_into().unwrap()) as usize..b.len() - 4].to_vec();
+        assert_eq!(tensors(&new), tensors(&old));
+        assert_eq!(replace_meta(&old[..old.len() - 1], &new_meta).err(), Some(WeightsError::Truncated));
     }
 
     #[test]

@@ -330,6 +330,17 @@ pub fn infer(student: &Student, crops: &[Vec<f32>]) -> (Vec<Vec<f32>>, Vec<f32>)
     facegate_nets::student::embed_and_score(student, crops, &Device::flex())
 }
 
+/// EER, AUC and the EER and BPCER-5% thresholds of scored dev crops; None without both classes.
+fn pad_dev_metrics(samples: &[PadSample]) -> Option<serde_json::Value> {
+    let (live, attack) = samples.iter().fold((0, 0), |(l, a), s| if s.label == PadLabel::Live { (l + 1, a) } else { (l, a + 1) });
+    if live == 0 || attack == 0 {
+        return None;
+    }
+    let t = eer_threshold(samples);
+    let r = pad_report(samples, t);
+    Some(serde_json::json!({ "eer": r.hter, "auc": r.auc, "threshold_eer": t, "threshold_bpcer_5": threshold_at_bpcer(samples, 0.05), "n_live": live, "n_attack": attack }))
+}
+
 /// Dev metrics of a student, plus its operating thresholds: liveness at BPCER 5% on the
 /// anti-spoofing dev split, match at FMR 1e-3 over all pairs of the held-out identities.
 pub fn dev_metrics(student: &Student, pad_dev: &[&FaceCache], fr_dev: &[(&FaceCache, Vec<usize>)]) -> serde_json::Value {
@@ -338,14 +349,16 @@ pub fn dev_metrics(student: &Student, pad_dev: &[&FaceCache], fr_dev: &[(&FaceCa
     for c in pad_dev {
         let crops: Vec<Vec<f32>> = (0..c.len()).map(|i| student_crop(c, i)).collect();
         let (_, live) = infer(student, &crops);
-        for (i, p) in live.into_iter().enumerate() {
-            samples.push(PadSample { score: p, label: PadLabel::from(&c.index.records[i].label()) });
+        let set: Vec<PadSample> = live.into_iter().enumerate().map(|(i, p)| PadSample { score: p, label: PadLabel::from(&c.index.records[i].label()) }).collect();
+        // Each source alone too: one operating point need not suit both camera frames and
+        // the replay sets' small crops.
+        if let Some(m) = pad_dev_metrics(&set) {
+            out["pad_sets"][c.index.key.rsplit('/').next().unwrap_or("")] = m;
         }
+        samples.extend(set);
     }
-    if !samples.is_empty() {
-        let t = eer_threshold(&samples);
-        let r = pad_report(&samples, t);
-        out["pad"] = serde_json::json!({ "eer": r.hter, "auc": r.auc, "threshold_eer": t, "threshold_bpcer_5": threshold_at_bpcer(&samples, 0.05) });
+    if let Some(m) = pad_dev_metrics(&samples) {
+        out["pad"] = m;
     }
     let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
     for (c, ids) in fr_dev {
