@@ -341,8 +341,9 @@ fn pad_dev_metrics(samples: &[PadSample]) -> Option<serde_json::Value> {
     Some(serde_json::json!({ "eer": r.hter, "auc": r.auc, "threshold_eer": t, "threshold_bpcer_5": threshold_at_bpcer(samples, 0.05), "n_live": live, "n_attack": attack }))
 }
 
-/// Dev metrics of a student, plus its operating thresholds: liveness at BPCER 5% on the
-/// anti-spoofing dev split, match at FMR 1e-3 over all pairs of the held-out identities.
+/// Dev metrics of a student, plus the thresholds its operating points are chosen from: PAD
+/// EER and BPCER-5% points over the anti-spoofing dev split, pooled (`pad`, which picks the best
+/// epoch) and per source (`pad_sets`), and match at FMR 1e-3 over all pairs of the held-out identities.
 pub fn dev_metrics(student: &Student, pad_dev: &[&FaceCache], fr_dev: &[(&FaceCache, Vec<usize>)]) -> serde_json::Value {
     let mut out = serde_json::json!({});
     let mut samples = Vec::new();
