@@ -23,7 +23,7 @@ export interface RgbaFrame {
 export type Frame = RgbaFrame | ImageData | ImageBitmap | HTMLVideoElement | HTMLCanvasElement | HTMLImageElement | OffscreenCanvas;
 
 export interface Thresholds {
-  /** P(live) at or above which a face is live (default: BPCER 5% on the dev split). */
+  /** P(live) at or above which a face is live (default: the equal-error point of the dev split's camera frames). */
   liveness: number;
   /** Cosine similarity at or above which faces match (default: FMR 1e-3 on held-out identities). */
   matching: number;

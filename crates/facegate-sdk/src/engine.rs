@@ -19,7 +19,7 @@ pub const MAX_SCORED_FACES: usize = 4;
 /// Operating points; default to the ones stored with the student.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Thresholds {
-    /// P(live) at or above which a face counts as live (BPCER 5% on the dev split).
+    /// P(live) at or above which a face counts as live (the EER point of the dev split's camera frames).
     pub liveness: f32,
     /// Cosine similarity at or above which two faces match (FMR 1e-3 on held-out CelebA).
     pub matching: f32,
