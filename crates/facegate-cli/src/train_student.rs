@@ -191,11 +191,7 @@ fn write(out: &Path, bytes: &[u8], meta: &WeightsMeta) -> Result<serde_json::Val
 pub fn recalibrate(model: &Path, out: &Path, detector: Option<String>, command: &str, data: &Path, splits: &Path) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     let bytes = std::fs::read(model).map_err(|e| format!("{}: {e}", model.display()))?;
     let (student, mut meta) = load(Student::shell(&burn::tensor::Device::flex()), &bytes, STUDENT_ARCH).map_err(|e| format!("{}: {e}", model.display()))?;
-    if let Some(d) = detector {
-        meta.detector = Some(d);
-    } else if meta.detector.is_none() {
-        meta.detector = Some(meta.detector().to_string());
-    }
+    meta.detector = Some(detector.unwrap_or_else(|| meta.detector().to_string()));
     operating_points(&student, &mut meta, data, splits)?;
     meta.command = format!("{}; then {command}", meta.command);
     write(out, &facegate_nets::weights::replace_meta(&bytes, &meta)?, &meta)

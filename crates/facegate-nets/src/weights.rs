@@ -193,19 +193,26 @@ pub fn to_bytes_as<M: Module>(module: &M, meta: &WeightsMeta, storage: Storage) 
 /// file would round its weights again), length and checksum made anew. For re-measuring a
 /// file's operating points without its training run.
 pub fn replace_meta(bytes: &[u8], meta: &WeightsMeta) -> Result<Vec<u8>, WeightsError> {
-    parse(bytes)?;
-    let old_len = u32::from_le_bytes(bytes[14..18].try_into().unwrap()) as usize;
+    let tensors = tensor_section(bytes)?;
     let meta = serde_json::to_vec(meta).map_err(|e| WeightsError::Meta(e.to_string()))?;
     let mut out = Vec::with_capacity(bytes.len() + meta.len());
     out.extend(&bytes[..14]);
     out.extend((meta.len() as u32).to_le_bytes());
     out.extend(&meta);
-    out.extend(&bytes[18 + old_len..bytes.len() - 4]);
+    out.extend(tensors);
     let total = (out.len() + 4) as u64;
     out[6..14].copy_from_slice(&total.to_le_bytes());
     let crc = crc32(&out);
     out.extend(crc.to_le_bytes());
     Ok(out)
+}
+
+/// The tensors of a checked file as stored (tensor count to the last value, checksum
+/// excluded): what stays the same when only the header changes.
+pub fn tensor_section(bytes: &[u8]) -> Result<&[u8], WeightsError> {
+    parse(bytes)?;
+    let meta_len = u32::from_le_bytes(bytes[14..18].try_into().unwrap()) as usize;
+    Ok(&bytes[18 + meta_len..bytes.len() - 4])
 }
 
 /// A weight file's identity: its stored checksum (CRC-32 of everything before it). Note a
@@ -383,8 +390,7 @@ mod tests {
         let new = replace_meta(&old, &new_meta).unwrap();
         let (_, read) = load(PadNet::shell(&Device::flex()), &new, PADNET_ARCH).unwrap();
         assert_eq!(read, new_meta);
-        let tensors = |b: &[u8]| b[18 + u32::from_le_bytes(b[14..18].try_into().unwrap()) as usize..b.len() - 4].to_vec();
-        assert_eq!(tensors(&new), tensors(&old));
+        assert_eq!(tensor_section(&new).unwrap(), tensor_section(&old).unwrap());
         assert_eq!(replace_meta(&old[..old.len() - 1], &new_meta).err(), Some(WeightsError::Truncated));
     }
 
