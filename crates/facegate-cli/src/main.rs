@@ -142,12 +142,15 @@ struct StudentOpts {
     /// Soft-label temperature.
     #[arg(long, default_value_t = 2.0)]
     temperature: f64,
-    /// Fine-tune: start from this checkpoint (e.g. runs/student/best.bpk) instead of random weights.
+    /// Fine-tune: start from this checkpoint (e.g. runs/student/best.bpk) or an exported student (.fgw) instead of random weights.
     #[arg(long)]
     init: Option<PathBuf>,
     /// Probability of camera augmentation (resolution, colour, blur, JPEG) per training crop.
     #[arg(long, default_value_t = 0.0)]
     camera: f64,
+    /// Probability of box jitter (scale 0.9-1.1, shift up to 8% of the side) per training crop.
+    #[arg(long, default_value_t = 0.0)]
+    jitter: f64,
     /// Face detector whose crops it trains on (blazeface or facemesh-detection-short); the
     /// exported file records it and the browser build embeds the same one.
     #[arg(long, default_value = faces::DETECTOR)]
@@ -173,6 +176,7 @@ impl StudentOpts {
             identities: 0,
             init: self.init.clone(),
             camera: self.camera,
+            jitter: self.jitter,
             detector: self.detector.clone(),
         }
     }

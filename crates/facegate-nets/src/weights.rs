@@ -133,7 +133,12 @@ impl ModuleMapper for Assign {
             return param;
         }
         let device = param.val().device();
-        param.map(|_| Tensor::<D>::from_data(TensorData::new(data, shape), &device))
+        // A trainable network stays trainable (fine-tuning starts from a weight file).
+        let trainable = param.val().is_require_grad();
+        param.map(|_| {
+            let t = Tensor::<D>::from_data(TensorData::new(data, shape), &device);
+            if trainable { t.require_grad() } else { t }
+        })
     }
 }
 
@@ -339,6 +344,33 @@ mod tests {
 
     fn meta() -> WeightsMeta {
         WeightsMeta { arch: PADNET_ARCH.into(), input: PADNET_INPUT, normalisation: "rgb/127.5-1".into(), ..Default::default() }
+    }
+
+    /// Float parameters that will get gradients, and all float parameters.
+    struct Trainable(usize, usize);
+    impl burn::module::ModuleVisitor for Trainable {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0 += param.val().is_require_grad() as usize;
+            self.1 += 1;
+        }
+    }
+
+    #[test]
+    fn loading_into_a_trainable_network_keeps_it_trainable() {
+        let device = Device::flex().autodiff();
+        let bytes = to_bytes(&PadNet::new(&Device::flex()), &meta());
+        let count = |net: &PadNet| {
+            let mut t = Trainable(0, 0);
+            net.visit(&mut t);
+            (t.0, t.1)
+        };
+        let fresh = count(&PadNet::new(&device));
+        let (loaded, _) = load(PadNet::new(&device), &bytes, PADNET_ARCH).unwrap();
+        assert!(fresh.0 > 0);
+        assert_eq!(count(&loaded), fresh, "(trainable, all) after loading vs fresh");
+        // A shell for inference stays inert.
+        let (inert, _) = load(PadNet::shell(&Device::flex()), &bytes, PADNET_ARCH).unwrap();
+        assert_eq!(count(&inert).0, 0);
     }
 
     #[test]

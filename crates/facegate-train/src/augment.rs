@@ -51,8 +51,9 @@ pub fn center(crop: &[u8], size: usize, out: usize, view: f64) -> Vec<f32> {
     window(crop, size, out, view, 0.0, 0.0)
 }
 
-/// `scale` is in face-box sides.
-fn window(crop: &[u8], size: usize, out: usize, scale: f64, dx: f64, dy: f64) -> Vec<f32> {
+/// The window `scale` face-box sides wide whose centre sits `dx`, `dy` (fractions of the
+/// context crop) off the face box's centre.
+pub fn window(crop: &[u8], size: usize, out: usize, scale: f64, dx: f64, dy: f64) -> Vec<f32> {
     let img = RgbImage::from_rgb(size, size, crop.to_vec()).expect("cache crops are square RGB");
     let half = 0.5 / CONTEXT * scale;
     let (cx, cy) = (0.5 + dx, 0.5 + dy);
@@ -61,14 +62,20 @@ fn window(crop: &[u8], size: usize, out: usize, scale: f64, dx: f64, dy: f64) ->
 
 impl Augment {
     pub fn apply(&self, crop: &[u8], size: usize, out: usize, rng: &mut Rng) -> Vec<f32> {
-        let scale = self.view * rng.range(self.scale.0, self.scale.1);
-        let side = scale / CONTEXT;
-        let (dx, dy) = (rng.range(-self.shift, self.shift) * side, rng.range(-self.shift, self.shift) * side);
-        let mut x = window(crop, size, out, scale, dx, dy);
+        let mut x = self.jitter(crop, size, out, rng);
         if rng.chance(self.flip) {
             flip(&mut x, out);
         }
         self.camera(x, out, rng)
+    }
+
+    /// The geometric half of `apply`: the view window with its box scaled and shifted, as a
+    /// detector's box moves from frame to frame.
+    pub fn jitter(&self, crop: &[u8], size: usize, out: usize, rng: &mut Rng) -> Vec<f32> {
+        let scale = self.view * rng.range(self.scale.0, self.scale.1);
+        let side = scale / CONTEXT;
+        let (dx, dy) = (rng.range(-self.shift, self.shift) * side, rng.range(-self.shift, self.shift) * side);
+        window(crop, size, out, scale, dx, dy)
     }
 
     /// The camera half of `apply` (resolution, colour, blur, compression), which moves no

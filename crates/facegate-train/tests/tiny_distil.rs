@@ -61,6 +61,9 @@ fn every_enabled_term_falls_and_export_matches() {
         assert!(last < first, "{name}: {first} -> {last}");
     }
     assert!(state.log[5].dev["pad"]["eer"].is_number() && state.log[5].dev["fr"]["tar_at_fmr_1e-3"].is_number(), "{}", state.log[5].dev);
+    let jitter = &state.log[5].dev["fr"]["box_jitter"];
+    assert_eq!(jitter["crops"], 5 * n, "{jitter}");
+    assert!((0.0..=1.0).contains(&jitter["self_match"].as_f64().unwrap()) && jitter["mean_cosine"].as_f64().unwrap() > 0.5, "{jitter}");
 
     // --init: a run started from that checkpoint begins where the first one ended.
     let tuned = out.with_extension("init");
@@ -84,6 +87,21 @@ fn every_enabled_term_falls_and_export_matches() {
     for (a, b) in e1.iter().flatten().zip(e2.iter().flatten()).chain(l1.iter().zip(&l2)) {
         assert!((a - b).abs() < 1e-3, "{a} vs {b}");
     }
+    // --init from an exported file, with box jitter: the run starts from its weights (its
+    // first epoch is as good as the end of the run that made it) and they keep training.
+    let fgw = out.join("student.fgw");
+    std::fs::write(&fgw, &bytes).unwrap();
+    let from_file = out.with_extension("fgw-init");
+    let _ = std::fs::remove_dir_all(&from_file);
+    let cfg_file = DistilConfig { epochs: 1, init: Some(fgw), jitter: 0.5, ..cfg.clone() };
+    let again = train(&sources, &[&data], &[(&data, ids.clone())], &proj, &cfg_file, &from_file, false, |_| {}).unwrap();
+    assert!(kd(&again) < kd(&state), "{} vs {}", kd(&again), kd(&state));
+    let tuned_net = DistilNet::new(4, &device).try_load_file(from_file.join("best.bpk")).unwrap().valid();
+    let (e3, _) = infer(&tuned_net.student, &crops);
+    let moved = e2.iter().flatten().zip(e3.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(moved > 1e-3, "the loaded weights did not train (largest change {moved})");
+    std::fs::remove_dir_all(&from_file).unwrap();
+
     // The loader refuses what is not this student.
     assert_eq!(load(Student::new(&device), &bytes[..bytes.len() - 9], STUDENT_ARCH).unwrap_err(), WeightsError::Truncated);
     assert!(matches!(load(Student::new(&device), &bytes, PADNET_ARCH), Err(WeightsError::Arch { .. })));

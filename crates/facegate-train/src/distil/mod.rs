@@ -21,7 +21,7 @@
 
 pub mod targets;
 
-use crate::augment::{Augment, center, flip};
+use crate::augment::{Augment, center, flip, window};
 pub use crate::checkpoint::Event;
 use crate::checkpoint::{EpochMeter, Run, RunState, TrainError, cosine_lr, steps_per_epoch};
 use crate::losses::{balanced_weights, bce, binary_kd, cosine_distance, feature_alignment, l2_normalise, masked_cross_entropy, relational};
@@ -36,7 +36,7 @@ use facegate_datasets::cache::FaceCache;
 use facegate_datasets::pad::Label;
 use facegate_metrics::{PadLabel, PadSample, eer, eer_threshold, pad_report, tar_at_far, threshold_at_bpcer};
 use facegate_nets::student::{EMBEDDING, STAGE_CHANNELS, centre};
-use facegate_nets::{STUDENT_INPUT, STUDENT_VIEW, Student, student_input};
+use facegate_nets::{STUDENT_ARCH, STUDENT_INPUT, STUDENT_VIEW, Student, student_input};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use targets::{GRID, Projection, TEACHER_STAGE_CHANNELS, Targets, maps_len};
@@ -68,6 +68,11 @@ pub struct DistilConfig {
     /// to give them through camera changes. 0 = flips only.
     #[serde(default)]
     pub camera: f64,
+    /// Probability that a training crop's box is scaled and shifted (`Augment::jitter`) while
+    /// the targets stay those of the centred crop, so the embedding learns to ignore how the
+    /// detector's box wanders between video frames. 0 = the centred view only.
+    #[serde(default)]
+    pub jitter: f64,
     /// The detector whose crops it trains on (recorded in the exported file).
     #[serde(default = "facegate_nets::weights::legacy_detector")]
     pub detector: String,
@@ -92,6 +97,7 @@ impl Default for DistilConfig {
             identities: 0,
             init: None,
             camera: 0.0,
+            jitter: 0.0,
             detector: facegate_nets::weights::legacy_detector(),
         }
     }
@@ -208,7 +214,15 @@ pub fn train(
     if resumed {
         (model, optim) = run.restore(model, optim)?;
     } else if let Some(init) = &cfg.init {
-        model = model.try_load_file(init).map_err(|e| TrainError::Resume(format!("--init {}: {e}", init.display())))?;
+        let failed = |e: String| TrainError::Resume(format!("--init {}: {e}", init.display()));
+        model = if init.extension().is_some_and(|e| e == "fgw") {
+            // An exported student: its weights, with fresh adapters and identity classifier.
+            let bytes = std::fs::read(init).map_err(|e| failed(e.to_string()))?;
+            let (student, _) = facegate_nets::weights::load(model.student, &bytes, STUDENT_ARCH).map_err(|e| failed(e.to_string()))?;
+            DistilNet { student, ..model }
+        } else {
+            model.try_load_file(init).map_err(|e| failed(e.to_string()))?
+        };
     }
     // Balanced over the labelled faces, scaled so that they carry the term's whole weight.
     let labelled = data.iter().filter(|d| d.live.is_some()).count();
@@ -223,6 +237,7 @@ pub fn train(
         Tensor::<2>::from_data(TensorData::new(v, [n, cols]), &device)
     };
     let camera = Augment::default();
+    let boxes = Augment { view: STUDENT_VIEW, ..Augment::default() };
     for epoch in run.state.epochs_done..cfg.epochs {
         let mut rng = Rng(run.state.rng);
         let mut order: Vec<usize> = (0..data.len()).collect();
@@ -236,7 +251,8 @@ pub fn train(
                 .iter()
                 .zip(&flips)
                 .map(|(&i, &f)| {
-                    let mut c = center(data[i].crop, data[i].size, STUDENT_INPUT, STUDENT_VIEW);
+                    let jittered = cfg.jitter > 0.0 && rng.chance(cfg.jitter);
+                    let mut c = if jittered { boxes.jitter(data[i].crop, data[i].size, STUDENT_INPUT, &mut rng) } else { center(data[i].crop, data[i].size, STUDENT_INPUT, STUDENT_VIEW) };
                     if f {
                         flip(&mut c, STUDENT_INPUT);
                     }
@@ -376,6 +392,32 @@ pub fn dev_metrics(student: &Student, pad_dev: &[&FaceCache], fr_dev: &[(&FaceCa
         let (e, _) = eer(&genuine, &impostor);
         let (tar, t) = tar_at_far(&genuine, &impostor, 1e-3);
         out["fr"] = serde_json::json!({ "eer": e, "tar_at_fmr_1e-3": tar, "threshold_fmr_1e-3": t, "genuine_pairs": genuine.len(), "impostor_pairs": impostor.len() });
+        out["fr"]["box_jitter"] = box_jitter(student, fr_dev, t);
     }
     out
+}
+
+/// How far the embedding moves when the detector's box does (as it does between video frames):
+/// each face's centred crop against crops with the box 3% of its side off-centre (left, right,
+/// down) or 5% smaller or larger. `self_match` is the share of those that still match their own
+/// centred crop at `threshold`.
+pub fn box_jitter(student: &Student, faces: &[(&FaceCache, Vec<usize>)], threshold: f32) -> serde_json::Value {
+    use facegate_datasets::cache::CONTEXT;
+    const MOVES: [(f64, f64, f64); 5] = [(-0.03, 0.0, 1.0), (0.03, 0.0, 1.0), (0.0, 0.03, 1.0), (0.0, 0.0, 0.95), (0.0, 0.0, 1.05)];
+    let mut sims = Vec::new();
+    for (c, _) in faces {
+        for i in 0..c.len() {
+            let (crop, size) = (c.crop(i), c.size());
+            let mut crops = vec![center(crop, size, STUDENT_INPUT, STUDENT_VIEW)];
+            crops.extend(MOVES.iter().map(|&(dx, dy, s)| window(crop, size, STUDENT_INPUT, STUDENT_VIEW * s, dx / CONTEXT, dy / CONTEXT)));
+            let (emb, _) = infer(student, &crops);
+            sims.extend(emb[1..].iter().map(|e| e.iter().zip(&emb[0]).map(|(x, y)| x * y).sum::<f32>()));
+        }
+    }
+    if sims.is_empty() {
+        return serde_json::Value::Null;
+    }
+    let mean = sims.iter().sum::<f32>() / sims.len() as f32;
+    let matched = sims.iter().filter(|&&s| s >= threshold).count() as f32 / sims.len() as f32;
+    serde_json::json!({ "mean_cosine": mean, "self_match": matched, "crops": sims.len() })
 }
