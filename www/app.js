@@ -1,7 +1,9 @@
 // The offline login sample: camera -> facegate (in a Web Worker) -> guidance and a decision.
 // Enrolment keeps five good live frames' averaged descriptor as an encrypted template; log-in
 // fuses five verifications (mean liveness score and mean similarity against the model's
-// operating points), so one odd frame neither lets a photo in nor locks the user out.
+// operating points), so one odd frame neither lets a photo in nor locks the user out. Both
+// take their frames at least FRAME_GAP_MS apart: neighbouring video frames are nearly the
+// same picture, so five of them in a row are worth little more than one.
 
 import { FaceGateWorker } from 'facegate';
 import { forget, loadEnrolment, saveEnrolment, templateKey } from './store.js';
@@ -144,6 +146,7 @@ async function loginLoop() {
   const results = [];
   const started = performance.now();
   let lastAdvice = 'Look at the camera';
+  let lastKept = 0;
   while (mode === 'login' && results.length < LOGIN_FRAMES) {
     if (performance.now() - started > LOGIN_TIMEOUT_MS) return outcome('no-face', `${lastAdvice}.`);
     const frame = grab();
@@ -153,9 +156,11 @@ async function loginLoop() {
     const face = mainFace(faces);
     const a = placement(face);
     if (a) { say(lastAdvice = a); continue; }
+    if (performance.now() - lastKept < FRAME_GAP_MS) continue;
     say(`Checking… ${results.length + 1} of ${LOGIN_FRAMES}`);
     try {
       results.push(await gate.verify(frame, enrolment.template));
+      lastKept = performance.now();
     } catch (e) {
       if (e.code === 'NO_FACE' || e.code === 'SEVERAL_FACES') continue;
       throw e;

@@ -98,16 +98,8 @@ impl Augment {
     }
 }
 
-/// Mirrors an HWC RGB square crop left-right in place.
-pub fn flip(x: &mut [f32], side: usize) {
-    for row in x.chunks_exact_mut(side * 3) {
-        for i in 0..side / 2 {
-            for c in 0..3 {
-                row.swap(i * 3 + c, (side - 1 - i) * 3 + c);
-            }
-        }
-    }
-}
+/// Mirroring lives with the student: inference uses it too.
+pub use facegate_nets::student::flip;
 
 fn colour(x: &mut [f32], a: &Augment, rng: &mut Rng) {
     let b = rng.range(-a.brightness, a.brightness) as f32 * 255.0;
