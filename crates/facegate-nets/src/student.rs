@@ -107,7 +107,7 @@ pub fn flip(x: &mut [f32], side: usize) {
 /// The embedding is that of the crop and its mirror image averaged: a person is the same
 /// mirrored, and the student's embedding moves with small changes of pose and box (a crop
 /// and its mirror: cosine 0.82-0.90), so the average is steadier from frame to frame and
-/// separates held-out identities better (CelebA dev TAR at FMR 1e-3 2.4% -> 2.9%). It costs a
+/// separates held-out identities better (CelebA dev TAR at FMR 1e-3 2.5% -> 2.7%). It costs a
 /// second pass per face. P(live) is the crop's own: its operating point was fixed on it.
 /// Every path that measures or ships the student (dev metrics, export, eval, the browser)
 /// comes through here.
