@@ -131,10 +131,25 @@ pub fn embed_and_score(student: &Student, crops: &[Vec<f32>], device: &Device) -
             let norm = sum.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
             emb.push(sum.into_iter().map(|v| v / norm).collect());
         }
-        let p = burn::tensor::activation::sigmoid(out.live_logit).into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 scores");
-        live.extend_from_slice(&p[..chunk.len()]);
+        live.extend_from_slice(&p_live(out.live_logit)[..chunk.len()]);
     }
     (emb, live)
+}
+
+/// P(live) alone, one pass per crop: for faces nobody is matched against (a frame being
+/// analysed, bystanders), which need not pay for the mirror pass.
+pub fn score(student: &Student, crops: &[Vec<f32>], device: &Device) -> Vec<f32> {
+    crops
+        .chunks(32)
+        .flat_map(|chunk| {
+            let refs: Vec<&[f32]> = chunk.iter().map(|c| c.as_slice()).collect();
+            p_live(student.forward(student_input(&refs, device)).live_logit)
+        })
+        .collect()
+}
+
+fn p_live(logit: Tensor<1>) -> Vec<f32> {
+    burn::tensor::activation::sigmoid(logit).into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 scores")
 }
 
 /// The centre `fraction` of a map's height and width (at least one cell).
@@ -233,6 +248,9 @@ mod tests {
         let (e40, p40) = embed_and_score(&net, &many, &device);
         let (e1, p1) = embed_and_score(&net, &many[37..38], &device);
         assert!((p40[37] - p1[0]).abs() < 1e-5 && e40[37].iter().zip(&e1[0]).all(|(x, y)| (x - y).abs() < 1e-5));
+        // Scoring alone gives the same P(live).
+        let alone = score(&net, &many, &device);
+        assert!(alone.iter().zip(&p40).all(|(x, y)| (x - y).abs() < 1e-5), "{alone:?} vs {p40:?}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::template::{Template, average, cosine};
 use burn::module::Module;
 use burn::tensor::Device;
 use facegate_face::{Alignment, Detection, Detector, DetectorConfig, RgbImage, face_crop_view};
-use facegate_nets::student::{EMBEDDING, embed_and_score};
+use facegate_nets::student::{EMBEDDING, embed_and_score, score};
 use facegate_nets::weights::{WeightsMeta, file_id, load};
 use facegate_nets::{STUDENT_ARCH, STUDENT_INPUT, Student};
 use facegate_tfjs::GraphModel;
@@ -84,6 +84,7 @@ pub struct Face {
     pub liveness_score: Option<f32>,
     pub live: Option<bool>,
     pub quality: Quality,
+    /// Only for the face enroll or verify decides on; `analyze` leaves it out.
     #[serde(skip)]
     pub embedding: Option<Vec<f32>>,
 }
@@ -160,19 +161,28 @@ impl Engine {
     }
 
     /// Every detected face, the most confident first; the confident ones (up to
-    /// MAX_SCORED_FACES) carry a liveness score and an embedding.
+    /// MAX_SCORED_FACES) carry a liveness score. No embedding: nobody is matched here.
     pub fn analyze(&self, frame: &RgbImage) -> Result<Vec<Face>, SdkError> {
         let detections = self.detector.detect(frame)?;
-        self.faces(frame, &detections)
+        self.faces(frame, &detections, None)
     }
 
-    fn faces(&self, frame: &RgbImage, detections: &[Detection]) -> Result<Vec<Face>, SdkError> {
+    /// The faces of `detections`; `embed`, if scored, also gets its embedding (the only
+    /// face that pays for the student's mirror pass).
+    fn faces(&self, frame: &RgbImage, detections: &[Detection], embed: Option<&Detection>) -> Result<Vec<Face>, SdkError> {
         // People first, so the face a decision is made on is always scored.
         let people = facegate_face::people(detections, PERSON_SCORE);
         let bystanders = detections.iter().filter(|d| d.score >= PERSON_SCORE && !people.iter().any(|p| std::ptr::eq(*p, *d)));
         let scored: Vec<&Detection> = people.iter().copied().chain(bystanders).take(MAX_SCORED_FACES).collect();
-        let crops: Vec<Vec<f32>> = scored.iter().map(|d| face_crop_view(frame, d, STUDENT_INPUT, Alignment::None, self.meta.view())).collect();
-        let (embeddings, scores) = if crops.is_empty() { (Vec::new(), Vec::new()) } else { embed_and_score(&self.student, &crops, &self.device) };
+        let mut crops: Vec<Vec<f32>> = scored.iter().map(|d| face_crop_view(frame, d, STUDENT_INPUT, Alignment::None, self.meta.view())).collect();
+        let target = embed.and_then(|e| scored.iter().position(|s| std::ptr::eq(*s, e)));
+        let embedded = target.map(|k| embed_and_score(&self.student, &[crops.remove(k)], &self.device));
+        let mut scores = score(&self.student, &crops, &self.device);
+        let mut embedding = None;
+        if let (Some(k), Some((mut e, p))) = (target, embedded) {
+            scores.insert(k, p[0]);
+            embedding = e.pop();
+        }
         let mut faces = Vec::with_capacity(detections.len());
         for d in detections {
             let k = scored.iter().position(|s| std::ptr::eq(*s, d));
@@ -185,7 +195,7 @@ impl Engine {
                 liveness_score: score,
                 live: score.map(|s| s >= self.thresholds.liveness),
                 quality: quality(frame, d, people.len()),
-                embedding: k.map(|k| embeddings[k].clone()),
+                embedding: if k.is_some() && k == target { embedding.take() } else { None },
             });
         }
         Ok(faces)
@@ -203,7 +213,7 @@ impl Engine {
         let detections = self.detector.detect(frame)?;
         let face = facegate_face::single_face(&detections, PERSON_SCORE)?;
         let k = detections.iter().position(|d| std::ptr::eq(d, face)).expect("a face of these detections");
-        Ok(self.faces(frame, &detections)?.swap_remove(k))
+        Ok(self.faces(frame, &detections, Some(face))?.swap_remove(k))
     }
 
     /// A template from the usable frames: one live, well-placed face each.

@@ -377,10 +377,12 @@ pub fn dev_metrics(student: &Student, pad_dev: &[&FaceCache], fr_dev: &[(&FaceCa
     if let Some(m) = pad_dev_metrics(&samples) {
         out["pad"] = m;
     }
-    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
+    let (mut genuine, mut impostor, mut centred) = (Vec::new(), Vec::new(), Vec::new());
     for (c, ids) in fr_dev {
         let crops: Vec<Vec<f32>> = (0..c.len()).map(|i| student_crop(c, i)).collect();
         let (emb, _) = infer(student, &crops);
+        centred.push(emb);
+        let emb = &centred[centred.len() - 1];
         for a in 0..emb.len() {
             for b in a + 1..emb.len() {
                 let s: f32 = emb[a].iter().zip(&emb[b]).map(|(x, y)| x * y).sum();
@@ -392,26 +394,25 @@ pub fn dev_metrics(student: &Student, pad_dev: &[&FaceCache], fr_dev: &[(&FaceCa
         let (e, _) = eer(&genuine, &impostor);
         let (tar, t) = tar_at_far(&genuine, &impostor, 1e-3);
         out["fr"] = serde_json::json!({ "eer": e, "tar_at_fmr_1e-3": tar, "threshold_fmr_1e-3": t, "genuine_pairs": genuine.len(), "impostor_pairs": impostor.len() });
-        out["fr"]["box_jitter"] = box_jitter(student, fr_dev, t);
+        out["fr"]["box_jitter"] = box_jitter(student, fr_dev, &centred, t);
     }
     out
 }
 
 /// How far the embedding moves when the detector's box does (as it does between video frames):
-/// each face's centred crop against crops with the box 3% of its side off-centre (left, right,
-/// down) or 5% smaller or larger. `self_match` is the share of those that still match their own
-/// centred crop at `threshold`.
-pub fn box_jitter(student: &Student, faces: &[(&FaceCache, Vec<usize>)], threshold: f32) -> serde_json::Value {
+/// each face's centred crop (its embedding in `centred`, per cache) against crops with the box
+/// 3% of its side off-centre (left, right, down) or 5% smaller or larger. `self_match` is the
+/// share of those that still match their own centred crop at `threshold`.
+pub fn box_jitter(student: &Student, faces: &[(&FaceCache, Vec<usize>)], centred: &[Vec<Vec<f32>>], threshold: f32) -> serde_json::Value {
     use facegate_datasets::cache::CONTEXT;
     const MOVES: [(f64, f64, f64); 5] = [(-0.03, 0.0, 1.0), (0.03, 0.0, 1.0), (0.0, 0.03, 1.0), (0.0, 0.0, 0.95), (0.0, 0.0, 1.05)];
     let mut sims = Vec::new();
-    for (c, _) in faces {
-        for i in 0..c.len() {
+    for ((c, _), centred) in faces.iter().zip(centred) {
+        for (i, own) in centred.iter().enumerate() {
             let (crop, size) = (c.crop(i), c.size());
-            let mut crops = vec![center(crop, size, STUDENT_INPUT, STUDENT_VIEW)];
-            crops.extend(MOVES.iter().map(|&(dx, dy, s)| window(crop, size, STUDENT_INPUT, STUDENT_VIEW * s, dx / CONTEXT, dy / CONTEXT)));
-            let (emb, _) = infer(student, &crops);
-            sims.extend(emb[1..].iter().map(|e| e.iter().zip(&emb[0]).map(|(x, y)| x * y).sum::<f32>()));
+            let moved: Vec<Vec<f32>> = MOVES.iter().map(|&(dx, dy, s)| window(crop, size, STUDENT_INPUT, STUDENT_VIEW * s, dx / CONTEXT, dy / CONTEXT)).collect();
+            let (emb, _) = infer(student, &moved);
+            sims.extend(emb.iter().map(|e| e.iter().zip(own).map(|(x, y)| x * y).sum::<f32>()));
         }
     }
     if sims.is_empty() {
