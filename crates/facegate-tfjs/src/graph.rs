@@ -7,11 +7,12 @@
 
 use crate::error::{Result, TfjsError};
 use crate::manifest::{ModelJson, NodeDef};
+use crate::lowering::{STEM_MAX_CHANNELS, conv_im2col, max_pool, stem_weight};
 use crate::ops::{act4, activate, binary, concat, from_tf_rank1, ints, map_float, nhwc_to_nchw_axis, pad_zero, to_tf_rank1};
 use crate::weights::{ConstData, decode_weight};
 use burn::tensor::activation::{relu, sigmoid, softmax};
-use burn::tensor::module::{conv2d, max_pool2d};
-use burn::tensor::ops::{ConvOptions, MaxPoolOptions};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -105,6 +106,8 @@ enum Op {
     Folded,
     Conv {
         weight: Tensor<4>,
+        /// Kernel and bias as one matrix, for an image stem lowered to im2col + matmul.
+        stem: Option<Tensor<2>>,
         bias: Option<Tensor<1>>,
         kernel: [usize; 2],
         stride: [usize; 2],
@@ -291,6 +294,7 @@ impl GraphModel {
                     let (w, dims, groups) = burn_kernel(k, [kh, kw, cin, cout], depthwise);
                     let weight = Tensor::<4>::from_data(TensorData::new(w, dims), device);
                     let (bias, act) = fused(d, &inputs_named, &consts, device)?;
+                    let stem = (groups == 1 && cin <= STEM_MAX_CHANNELS && kh * kw > 1).then(|| stem_weight(&weight, bias.as_ref()));
                     let strides = d.attr_ints("strides").unwrap_or(vec![1, 1, 1, 1]);
                     let dil = d.attr_ints("dilations").unwrap_or(vec![1, 1, 1, 1]);
                     if strides.len() != 4 || dil.len() != 4 {
@@ -298,6 +302,7 @@ impl GraphModel {
                     }
                     Op::Conv {
                         weight,
+                        stem,
                         bias,
                         kernel: [kh, kw],
                         stride: [strides[1] as usize, strides[2] as usize],
@@ -482,49 +487,51 @@ impl GraphModel {
             if !needed[i] {
                 continue;
             }
-            let args: Vec<&Value> = node
+            // A value's last reader takes it, so burn-flex can reuse its buffer in place.
+            let args: Vec<Value> = node
                 .inputs
                 .iter()
-                .map(|&j| values[j].as_ref().expect("inputs evaluated in topological order"))
+                .enumerate()
+                .map(|(k, &j)| {
+                    let last = last_use[j] == i && !node.inputs[k + 1..].contains(&j) && !matches!(self.nodes[j].op, Op::Const(_));
+                    let v = if last { values[j].take() } else { values[j].clone() };
+                    v.expect("inputs evaluated in topological order")
+                })
                 .collect();
             let out = if i == self.input {
                 input.take().expect("single input")
             } else {
-                self.eval(node, &args).map_err(|reason| TfjsError::Node {
+                self.eval(node, args).map_err(|reason| TfjsError::Node {
                     node: node.name.clone(),
                     op: node.tf_op.clone(),
                     reason,
                 })?
             };
             values[i] = Some(out);
-            for &j in &node.inputs {
-                if last_use[j] == i && !matches!(self.nodes[j].op, Op::Const(_)) {
-                    values[j] = None;
-                }
-            }
         }
         Ok(targets.iter().map(|&t| values[t].clone().expect("target evaluated")).collect())
     }
 
-    fn eval(&self, node: &Node, args: &[&Value]) -> std::result::Result<Value, String> {
-        let arg = |i: usize| args.get(i).copied().ok_or_else(|| format!("missing input {i}"));
+    fn eval(&self, node: &Node, mut args: Vec<Value>) -> std::result::Result<Value, String> {
+        let mut arg = |i: usize| args.get_mut(i).map(|v| std::mem::replace(v, Value::Scalar(0.0))).ok_or_else(|| format!("missing input {i}"));
         Ok(match &node.op {
             Op::Input | Op::Folded => unreachable!("not evaluated"),
             Op::Const(v) => v.clone(),
-            Op::Conv { weight, bias, kernel, stride, dilation, padding, groups, act } => {
+            Op::Conv { weight, stem, bias, kernel, stride, dilation, padding, groups, act } => {
                 let x = act4(arg(0)?)?;
                 let [_, _, h, w] = x.dims();
                 let pads = match padding {
                     Padding::Valid => [(0, 0), (0, 0)],
                     Padding::Same => [same_pad(h, kernel[0], stride[0], dilation[0]), same_pad(w, kernel[1], stride[1], dilation[1])],
                 };
-                let opts = ConvOptions::new_with_padding(*stride, pads, *dilation, *groups);
-                let y = conv2d(x, weight.clone(), bias.clone(), opts);
-                Value::Act(activate(y, *act))
+                Value::Act(match stem {
+                    Some(m) => conv_im2col(x, m, *kernel, *stride, *dilation, pads, |y| activate(y, *act)),
+                    None => activate(conv2d(x, weight.clone(), bias.clone(), ConvOptions::new_with_padding(*stride, pads, *dilation, *groups)), *act),
+                })
             }
             Op::MatMul { weight, bias, act } => {
                 let x = match arg(0)? {
-                    Value::F2(t) => t.clone(),
+                    Value::F2(t) => t,
                     v => return Err(format!("MatMul needs a rank-2 input, got {:?}", v.tf_shape())),
                 };
                 let mut y = x.matmul(weight.clone());
@@ -537,24 +544,24 @@ impl GraphModel {
             Op::Relu => map_float(arg(0)?, relu, relu, relu, relu)?,
             Op::Relu6 => map_float(arg(0)?, |t| relu(t).clamp_max(6.0), |t| relu(t).clamp_max(6.0), |t| relu(t).clamp_max(6.0), |t| relu(t).clamp_max(6.0))?,
             Op::Sigmoid => map_float(arg(0)?, sigmoid, sigmoid, sigmoid, sigmoid)?,
-            Op::Identity => arg(0)?.clone(),
+            Op::Identity => arg(0)?,
             Op::Softmax => match arg(0)? {
-                Value::F2(t) => Value::F2(softmax(t.clone(), 1)),
-                Value::F3(t) => Value::F3(softmax(t.clone(), 2)),
-                Value::Act(t) => Value::Act(softmax(t.clone(), 1)),
+                Value::F2(t) => Value::F2(softmax(t, 1)),
+                Value::F3(t) => Value::F3(softmax(t, 2)),
+                Value::Act(t) => Value::Act(softmax(t, 1)),
                 v => return Err(format!("Softmax on {:?}", v.tf_shape())),
             },
             Op::Mean { keep_dims } => {
-                let axes = ints(arg(1)?)?;
+                let axes = ints(&arg(1)?)?;
                 match arg(0)? {
                     Value::Act(t) => {
                         let mut axes: Vec<usize> = axes.iter().map(|&a| nhwc_to_nchw_axis(a)).collect::<std::result::Result<_, _>>()?;
                         axes.sort();
                         if axes == [2, 3] && !keep_dims {
                             let [n, c, _, _] = t.dims();
-                            Value::F2(t.clone().mean_dims(&[2, 3]).reshape([n, c]))
+                            Value::F2(t.mean_dims(&[2, 3]).reshape([n, c]))
                         } else if axes == [2, 3] {
-                            Value::Act(t.clone().mean_dims(&[2, 3]))
+                            Value::Act(t.mean_dims(&[2, 3]))
                         } else {
                             return Err(format!("Mean over axes {axes:?} is not supported"));
                         }
@@ -569,13 +576,12 @@ impl GraphModel {
                     Padding::Valid => [(0, 0), (0, 0)],
                     Padding::Same => [same_pad(h, kernel[0], stride[0], 1), same_pad(w, kernel[1], stride[1], 1)],
                 };
-                let opts = MaxPoolOptions::new(*kernel).with_stride(*stride).with_padding_pairs(pads);
-                Value::Act(max_pool2d(x, opts))
+                Value::Act(max_pool(x, *kernel, *stride, pads))
             }
             Op::Reshape => {
                 let src = arg(0)?;
                 let from = src.tf_shape();
-                let want = ints(arg(1)?)?;
+                let want = ints(&arg(1)?)?;
                 let total: usize = from.iter().product();
                 let known: i64 = want.iter().filter(|&&v| v != -1).product();
                 let shape: Vec<usize> = want
@@ -589,10 +595,9 @@ impl GraphModel {
                 from_tf_rank1(flat, &shape)?
             }
             Op::Pad => {
-                let p = ints(arg(1)?)?;
+                let p = ints(&arg(1)?)?;
                 match arg(0)? {
-                    Value::Act(t) if p.len() == 8 => {
-                        let mut t = t.clone();
+                    Value::Act(mut t) if p.len() == 8 => {
                         for (tf_axis, pair) in p.chunks(2).enumerate() {
                             let axis = nhwc_to_nchw_axis(tf_axis as i64)?;
                             t = pad_zero(t, axis, pair[0] as usize, pair[1] as usize, &self.device);
@@ -612,8 +617,8 @@ impl GraphModel {
                 Value::Ints { shape: vec![s.len()], data: s.iter().map(|&v| v as i64).collect() }
             }
             Op::StridedSlice { shrink, begin_mask, end_mask } => {
-                let data = ints(arg(0)?)?;
-                let (b, e, s) = (ints(arg(1)?)?, ints(arg(2)?)?, ints(arg(3)?)?);
+                let data = ints(&arg(0)?)?;
+                let (b, e, s) = (ints(&arg(1)?)?, ints(&arg(2)?)?, ints(&arg(3)?)?);
                 if b.len() != 1 || s[0] != 1 {
                     return Err("StridedSlice is supported on 1-D int tensors with stride 1".into());
                 }
@@ -630,7 +635,7 @@ impl GraphModel {
             }
             Op::Pack => {
                 let mut out = Vec::new();
-                for a in args {
+                for a in &args {
                     out.extend(ints(a)?);
                 }
                 Value::Ints { shape: vec![out.len()], data: out }

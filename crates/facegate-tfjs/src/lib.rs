@@ -7,6 +7,7 @@
 
 mod error;
 mod graph;
+mod lowering;
 mod manifest;
 mod ops;
 mod weights;

@@ -12,9 +12,9 @@ pub(crate) fn activate<const D: usize>(t: Tensor<D>, act: Act) -> Tensor<D> {
     }
 }
 
-pub(crate) fn act4(v: &Value) -> std::result::Result<Tensor<4>, String> {
+pub(crate) fn act4(v: Value) -> std::result::Result<Tensor<4>, String> {
     match v {
-        Value::Act(t) => Ok(t.clone()),
+        Value::Act(t) => Ok(t),
         v => Err(format!("expected a rank-4 activation, got shape {:?}", v.tf_shape())),
     }
 }
@@ -56,37 +56,37 @@ pub(crate) fn pad_zero(t: Tensor<4>, axis: usize, before: usize, after: usize, d
 }
 
 pub(crate) fn map_float(
-    v: &Value,
+    v: Value,
     f4: impl Fn(Tensor<4>) -> Tensor<4>,
     f3: impl Fn(Tensor<3>) -> Tensor<3>,
     f2: impl Fn(Tensor<2>) -> Tensor<2>,
     f1: impl Fn(Tensor<1>) -> Tensor<1>,
 ) -> std::result::Result<Value, String> {
     Ok(match v {
-        Value::Act(t) => Value::Act(f4(t.clone())),
-        Value::F3(t) => Value::F3(f3(t.clone())),
-        Value::F2(t) => Value::F2(f2(t.clone())),
-        Value::F1(t) => Value::F1(f1(t.clone())),
+        Value::Act(t) => Value::Act(f4(t)),
+        Value::F3(t) => Value::F3(f3(t)),
+        Value::F2(t) => Value::F2(f2(t)),
+        Value::F1(t) => Value::F1(f1(t)),
         v => return Err(format!("float op on {:?}", v.tf_shape())),
     })
 }
 
 /// Flattens a value to rank 1 in TF's (row-major, NHWC) order.
-pub(crate) fn to_tf_rank1(v: &Value) -> std::result::Result<Tensor<1>, String> {
+pub(crate) fn to_tf_rank1(v: Value) -> std::result::Result<Tensor<1>, String> {
     Ok(match v {
         Value::Act(t) => {
             let n: usize = t.dims().iter().product();
-            t.clone().permute([0, 2, 3, 1]).reshape([n])
+            t.permute([0, 2, 3, 1]).reshape([n])
         }
         Value::F3(t) => {
             let n: usize = t.dims().iter().product();
-            t.clone().reshape([n])
+            t.reshape([n])
         }
         Value::F2(t) => {
             let n: usize = t.dims().iter().product();
-            t.clone().reshape([n])
+            t.reshape([n])
         }
-        Value::F1(t) => t.clone(),
+        Value::F1(t) => t,
         v => return Err(format!("cannot reshape {:?}", v.tf_shape())),
     })
 }
@@ -101,7 +101,7 @@ pub(crate) fn from_tf_rank1(t: Tensor<1>, shape: &[usize]) -> std::result::Resul
     })
 }
 
-pub(crate) fn concat(parts: &[&Value], axis: i64) -> std::result::Result<Value, String> {
+pub(crate) fn concat(parts: &[Value], axis: i64) -> std::result::Result<Value, String> {
     let rank = parts.first().ok_or("Concat of nothing")?.tf_shape().len() as i64;
     let axis = if axis < 0 { axis + rank } else { axis };
     macro_rules! cat {
@@ -116,7 +116,7 @@ pub(crate) fn concat(parts: &[&Value], axis: i64) -> std::result::Result<Value, 
             Value::$variant(Tensor::cat(ts, $axis))
         }};
     }
-    Ok(match parts[0] {
+    Ok(match &parts[0] {
         Value::Act(_) => cat!(Act, nhwc_to_nchw_axis(axis)?),
         Value::F3(_) => cat!(F3, axis as usize),
         Value::F2(_) => cat!(F2, axis as usize),
@@ -125,7 +125,7 @@ pub(crate) fn concat(parts: &[&Value], axis: i64) -> std::result::Result<Value, 
     })
 }
 
-pub(crate) fn binary(op: BinOp, a: &Value, b: &Value) -> std::result::Result<Value, String> {
+pub(crate) fn binary(op: BinOp, a: Value, b: Value) -> std::result::Result<Value, String> {
     fn apply<const D: usize>(op: BinOp, x: Tensor<D>, y: Tensor<D>) -> Tensor<D> {
         match op {
             BinOp::Add => x + y,
@@ -160,25 +160,25 @@ pub(crate) fn binary(op: BinOp, a: &Value, b: &Value) -> std::result::Result<Val
             BinOp::Sub => x - y,
             BinOp::Mul => x * y,
             BinOp::Div => x / y,
-            BinOp::Min => x.min(*y),
-            BinOp::Max => x.max(*y),
+            BinOp::Min => x.min(y),
+            BinOp::Max => x.max(y),
         }),
-        (v, Value::Scalar(s)) => map_float(v, |t| scalar(op, t, *s, false), |t| scalar(op, t, *s, false), |t| scalar(op, t, *s, false), |t| scalar(op, t, *s, false))?,
-        (Value::Scalar(s), v) => map_float(v, |t| scalar(op, t, *s, true), |t| scalar(op, t, *s, true), |t| scalar(op, t, *s, true), |t| scalar(op, t, *s, true))?,
-        (Value::Act(x), Value::Act(y)) => Value::Act(apply(op, x.clone(), y.clone())),
+        (v, Value::Scalar(s)) => map_float(v, |t| scalar(op, t, s, false), |t| scalar(op, t, s, false), |t| scalar(op, t, s, false), |t| scalar(op, t, s, false))?,
+        (Value::Scalar(s), v) => map_float(v, |t| scalar(op, t, s, true), |t| scalar(op, t, s, true), |t| scalar(op, t, s, true), |t| scalar(op, t, s, true))?,
+        (Value::Act(x), Value::Act(y)) => Value::Act(apply(op, x, y)),
         (Value::Act(x), Value::F1(y)) => {
             let c = y.dims()[0];
-            Value::Act(apply(op, x.clone(), y.clone().reshape([1, c, 1, 1])))
+            Value::Act(apply(op, x, y.reshape([1, c, 1, 1])))
         }
         (Value::F1(y), Value::Act(x)) if matches!(op, BinOp::Add | BinOp::Mul | BinOp::Min | BinOp::Max) => {
             let c = y.dims()[0];
-            Value::Act(apply(op, x.clone(), y.clone().reshape([1, c, 1, 1])))
+            Value::Act(apply(op, x, y.reshape([1, c, 1, 1])))
         }
-        (Value::F3(x), Value::F3(y)) => Value::F3(apply(op, x.clone(), y.clone())),
-        (Value::F3(x), Value::F1(y)) => Value::F3(apply(op, x.clone(), y.clone().unsqueeze::<3>())),
-        (Value::F2(x), Value::F2(y)) => Value::F2(apply(op, x.clone(), y.clone())),
-        (Value::F2(x), Value::F1(y)) => Value::F2(apply(op, x.clone(), y.clone().unsqueeze::<2>())),
-        (Value::F1(x), Value::F1(y)) => Value::F1(apply(op, x.clone(), y.clone())),
+        (Value::F3(x), Value::F3(y)) => Value::F3(apply(op, x, y)),
+        (Value::F3(x), Value::F1(y)) => Value::F3(apply(op, x, y.unsqueeze::<3>())),
+        (Value::F2(x), Value::F2(y)) => Value::F2(apply(op, x, y)),
+        (Value::F2(x), Value::F1(y)) => Value::F2(apply(op, x, y.unsqueeze::<2>())),
+        (Value::F1(x), Value::F1(y)) => Value::F1(apply(op, x, y)),
         (a, b) => return Err(format!("unsupported operands {:?} and {:?}", a.tf_shape(), b.tf_shape())),
     })
 }
