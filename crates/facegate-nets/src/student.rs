@@ -65,6 +65,17 @@ impl Student {
         }
     }
 
+    /// For inference only: every batch norm folded into its convolution ([`ConvBn::fold`]),
+    /// four element-wise passes per layer fewer. Never trained or saved (the weight file
+    /// keeps the layers unfolded); outputs equal the unfolded network's up to float rounding.
+    pub fn folded(mut self) -> Self {
+        self.stem.fold();
+        for b in self.stage1.iter_mut().chain(&mut self.stage2).chain(&mut self.stage3) {
+            b.fold();
+        }
+        self
+    }
+
     /// `x`: NCHW, RGB scaled to -1..1 (see [`student_input`]).
     pub fn forward(&self, x: Tensor<4>) -> StudentOutput {
         let run = |blocks: &[SepBlock], mut h: Tensor<4>| {
@@ -251,6 +262,23 @@ mod tests {
         // Scoring alone gives the same P(live).
         let alone = score(&net, &many, &device);
         assert!(alone.iter().zip(&p40).all(|(x, y)| (x - y).abs() < 1e-5), "{alone:?} vs {p40:?}");
+    }
+
+    /// The shipped student, folded as the SDK runs it, answers as the file's network does.
+    #[test]
+    fn folding_the_batch_norms_keeps_the_outputs() {
+        use crate::weights::load;
+        let device = Device::flex();
+        let bytes = include_bytes!("../../../models/student.fgw");
+        let (net, _) = load(Student::shell(&device), bytes, STUDENT_ARCH).unwrap();
+        let folded = net.clone().folded();
+        let crops: Vec<Vec<f32>> = (0..2).map(|k| (0..STUDENT_INPUT * STUDENT_INPUT * 3).map(|i| ((i * 13 + i / 384 * 7 + k * 101) % 256) as f32).collect()).collect();
+        let (e0, p0) = embed_and_score(&net, &crops, &device);
+        let (e1, p1) = embed_and_score(&folded, &crops, &device);
+        for (a, b) in e0.iter().flatten().zip(e1.iter().flatten()).chain(p0.iter().zip(&p1)) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+        assert_ne!(p0[0], p0[1], "two different crops");
     }
 
     #[test]

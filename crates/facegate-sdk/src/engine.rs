@@ -131,7 +131,7 @@ impl Engine {
             min_enroll_frames: 3,
         };
         let model_id = file_id(student);
-        Ok(Self { detector, student: net.valid(), meta, model_id, thresholds, device })
+        Ok(Self { detector, student: net.valid().folded(), meta, model_id, thresholds, device })
     }
 
     pub fn meta(&self) -> &WeightsMeta {
