@@ -513,6 +513,7 @@ impl GraphModel {
     }
 
     fn eval(&self, node: &Node, mut args: Vec<Value>) -> std::result::Result<Value, String> {
+        // Takes input i: each input is read once, so it can be moved out.
         let mut arg = |i: usize| args.get_mut(i).map(|v| std::mem::replace(v, Value::Scalar(0.0))).ok_or_else(|| format!("missing input {i}"));
         Ok(match &node.op {
             Op::Input | Op::Folded => unreachable!("not evaluated"),
