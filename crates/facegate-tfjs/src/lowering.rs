@@ -10,6 +10,11 @@ use burn::tensor::{Tensor, TensorData};
 /// are short (`c * kh * kw`), and burn-flex's tiled path pays its set-up per tile.
 pub(crate) const STEM_MAX_CHANNELS: usize = 4;
 
+/// Output length of a window of `span` input cells sliding by `stride` over `len` padded cells.
+fn out_len(len: usize, (before, after): (usize, usize), span: usize, stride: usize) -> usize {
+    (len + before + after - span) / stride + 1
+}
+
 /// The stem's matmul operand: burn's `[out, c, kh, kw]` kernel as `[c*kh*kw + 1, out]`,
 /// the last row the bias (each patch row ends in a 1), so one matmul adds it.
 pub(crate) fn stem_weight(weight: &Tensor<4>, bias: Option<&Tensor<1>>) -> Tensor<2> {
@@ -33,9 +38,8 @@ pub(crate) fn conv_im2col(
     let device = x.device();
     let [n, c, h, w] = x.dims();
     let [kh, kw] = kernel;
-    let span = |k: usize, d: usize| (k - 1) * d + 1;
-    let oh = (h + pads[0].0 + pads[0].1 - span(kh, dilation[0])) / stride[0] + 1;
-    let ow = (w + pads[1].0 + pads[1].1 - span(kw, dilation[1])) / stride[1] + 1;
+    let oh = out_len(h, pads[0], (kh - 1) * dilation[0] + 1, stride[0]);
+    let ow = out_len(w, pads[1], (kw - 1) * dilation[1] + 1, stride[1]);
     let k = c * kh * kw + 1;
     let src = x.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 activations");
     let mut cols = vec![0f32; n * oh * ow * k];
@@ -72,8 +76,8 @@ pub(crate) fn conv_im2col(
 pub(crate) fn max_pool(x: Tensor<4>, kernel: [usize; 2], stride: [usize; 2], pads: [(usize, usize); 2]) -> Tensor<4> {
     let device = x.device();
     let [n, c, h, w] = x.dims();
-    let oh = (h + pads[0].0 + pads[0].1 - kernel[0]) / stride[0] + 1;
-    let ow = (w + pads[1].0 + pads[1].1 - kernel[1]) / stride[1] + 1;
+    let oh = out_len(h, pads[0], kernel[0], stride[0]);
+    let ow = out_len(w, pads[1], kernel[1], stride[1]);
     let src = x.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 activations");
     let mut out = Vec::with_capacity(n * c * oh * ow);
     for plane in src.chunks_exact(h * w) {
