@@ -76,7 +76,7 @@ impl Value {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Padding {
+pub(crate) enum Padding {
     Same,
     Valid,
 }
@@ -99,7 +99,7 @@ pub(crate) enum BinOp {
 }
 
 #[derive(Debug, Clone)]
-enum Op {
+pub(crate) enum Op {
     Input,
     Const(Value),
     /// Only feeds the weights of another op; never evaluated.
@@ -115,6 +115,9 @@ enum Op {
         padding: Padding,
         groups: usize,
         act: Act,
+        /// The same layer for facegate-kernels (TF's layout, bias and activation inside), where
+        /// it has a form there: dilation 1, dense or depthwise with multiplier 1.
+        host: Option<Box<facegate_kernels::Conv2d>>,
     },
     MatMul {
         weight: Tensor<2>,
@@ -148,23 +151,23 @@ enum Op {
 }
 
 #[derive(Debug, Clone)]
-struct Node {
-    name: String,
+pub(crate) struct Node {
+    pub(crate) name: String,
     /// The TF op name, for error messages.
-    tf_op: String,
-    op: Op,
+    pub(crate) tf_op: String,
+    pub(crate) op: Op,
     /// Data inputs that are evaluated (weights folded into the op are not listed).
-    inputs: Vec<usize>,
+    pub(crate) inputs: Vec<usize>,
 }
 
 /// A TensorFlow.js graph model loaded onto a burn device.
 #[derive(Debug, Clone)]
 pub struct GraphModel {
-    nodes: Vec<Node>,
-    index: HashMap<String, usize>,
-    input: usize,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) index: HashMap<String, usize>,
+    pub(crate) input: usize,
     /// Input shape as the graph declares it (`None` where it is dynamic): [N, H, W, C].
-    input_shape: [Option<usize>; 4],
+    pub(crate) input_shape: [Option<usize>; 4],
     /// Stored values in the weights manifest (for size reports).
     parameters: usize,
     device: Device,
@@ -294,6 +297,7 @@ impl GraphModel {
                     let (w, dims, groups) = burn_kernel(k, [kh, kw, cin, cout], depthwise);
                     let weight = Tensor::<4>::from_data(TensorData::new(w, dims), device);
                     let (bias, act) = fused(d, &inputs_named, &consts, device)?;
+                    let host = host_conv(d, k, [kh, kw, cin, cout], depthwise, &inputs_named, &consts, act)?;
                     let stem = (groups == 1 && cin <= STEM_MAX_CHANNELS && kh * kw > 1).then(|| stem_weight(&weight, bias.as_ref()));
                     let strides = d.attr_ints("strides").unwrap_or(vec![1, 1, 1, 1]);
                     let dil = d.attr_ints("dilations").unwrap_or(vec![1, 1, 1, 1]);
@@ -310,6 +314,7 @@ impl GraphModel {
                         padding: padding(d)?,
                         groups,
                         act,
+                        host,
                     }
                 }
                 "_FusedMatMul" | "MatMul" => {
@@ -518,7 +523,7 @@ impl GraphModel {
         Ok(match &node.op {
             Op::Input | Op::Folded => unreachable!("not evaluated"),
             Op::Const(v) => v.clone(),
-            Op::Conv { weight, stem, bias, kernel, stride, dilation, padding, groups, act } => {
+            Op::Conv { weight, stem, bias, kernel, stride, dilation, padding, groups, act, .. } => {
                 let x = act4(arg(0)?)?;
                 let [_, _, h, w] = x.dims();
                 let pads = match padding {
@@ -582,16 +587,7 @@ impl GraphModel {
             Op::Reshape => {
                 let src = arg(0)?;
                 let from = src.tf_shape();
-                let want = ints(&arg(1)?)?;
-                let total: usize = from.iter().product();
-                let known: i64 = want.iter().filter(|&&v| v != -1).product();
-                let shape: Vec<usize> = want
-                    .iter()
-                    .map(|&v| if v == -1 { total / known.max(1) as usize } else { v as usize })
-                    .collect();
-                if shape.iter().product::<usize>() != total {
-                    return Err(format!("cannot reshape {from:?} to {want:?}"));
-                }
+                let shape = reshape_target(&from, &ints(&arg(1)?)?)?;
                 let flat = to_tf_rank1(src)?;
                 from_tf_rank1(flat, &shape)?
             }
@@ -618,21 +614,9 @@ impl GraphModel {
                 Value::Ints { shape: vec![s.len()], data: s.iter().map(|&v| v as i64).collect() }
             }
             Op::StridedSlice { shrink, begin_mask, end_mask } => {
-                let data = ints(&arg(0)?)?;
-                let (b, e, s) = (ints(&arg(1)?)?, ints(&arg(2)?)?, ints(&arg(3)?)?);
-                if b.len() != 1 || s[0] != 1 {
-                    return Err("StridedSlice is supported on 1-D int tensors with stride 1".into());
-                }
-                let n = data.len() as i64;
-                let fix = |v: i64| if v < 0 { (v + n).max(0) } else { v.min(n) };
-                let start = if begin_mask & 1 != 0 { 0 } else { fix(b[0]) };
-                let stop = if shrink & 1 != 0 { start + 1 } else if end_mask & 1 != 0 { n } else { fix(e[0]) };
-                let out: Vec<i64> = data[start as usize..stop.max(start) as usize].to_vec();
-                if shrink & 1 != 0 {
-                    Value::Ints { shape: vec![], data: out }
-                } else {
-                    Value::Ints { shape: vec![out.len()], data: out }
-                }
+                let (data, b, e, s) = (ints(&arg(0)?)?, ints(&arg(1)?)?, ints(&arg(2)?)?, ints(&arg(3)?)?);
+                let (shape, data) = strided_slice(&data, &b, &e, &s, *shrink, *begin_mask, *end_mask)?;
+                Value::Ints { shape, data }
             }
             Op::Pack => {
                 let mut out = Vec::new();
@@ -662,6 +646,63 @@ fn burn_kernel(k: &[f32], [kh, kw, cin, cout]: [usize; 4], depthwise: bool) -> (
         }
     }
     if depthwise { (w, [cin * cout, 1, kh, kw], cin) } else { (w, [cout, cin, kh, kw], 1) }
+}
+
+/// The shape `want` (one entry may be -1) means for a value of shape `from`.
+pub(crate) fn reshape_target(from: &[usize], want: &[i64]) -> std::result::Result<Vec<usize>, String> {
+    let total: usize = from.iter().product();
+    let known: i64 = want.iter().filter(|&&v| v != -1).product();
+    let shape: Vec<usize> = want.iter().map(|&v| if v == -1 { total / known.max(1) as usize } else { v.max(0) as usize }).collect();
+    if shape.iter().product::<usize>() != total {
+        return Err(format!("cannot reshape {from:?} to {want:?}"));
+    }
+    Ok(shape)
+}
+
+/// TF's StridedSlice on a 1-D int tensor with stride 1 (shape arithmetic): shape and values.
+pub(crate) fn strided_slice(data: &[i64], b: &[i64], e: &[i64], s: &[i64], shrink: i64, begin_mask: i64, end_mask: i64) -> std::result::Result<(Vec<usize>, Vec<i64>), String> {
+    if b.len() != 1 || e.len() != 1 || s.first() != Some(&1) {
+        return Err("StridedSlice is supported on 1-D int tensors with stride 1".into());
+    }
+    let n = data.len() as i64;
+    let fix = |v: i64| if v < 0 { (v + n).max(0) } else { v.min(n) };
+    let start = if begin_mask & 1 != 0 { 0 } else { fix(b[0]) };
+    let stop = if shrink & 1 != 0 { start + 1 } else if end_mask & 1 != 0 { n } else { fix(e[0]) };
+    let out: Vec<i64> = data[start.min(n) as usize..stop.clamp(start, n) as usize].to_vec();
+    Ok(if shrink & 1 != 0 { (vec![], out) } else { (vec![out.len()], out) })
+}
+
+/// A convolution node as a facegate-kernels layer, where it has a form there.
+fn host_conv(
+    d: &NodeDef,
+    k: &[f32],
+    [kh, kw, cin, cout]: [usize; 4],
+    depthwise: bool,
+    inputs: &[&str],
+    consts: &HashMap<String, ConstData>,
+    act: Act,
+) -> Result<Option<Box<facegate_kernels::Conv2d>>> {
+    use facegate_kernels::{Activation, Conv2d, ConvKind};
+    let dil = d.attr_ints("dilations").unwrap_or(vec![1, 1, 1, 1]);
+    let strides = d.attr_ints("strides").unwrap_or(vec![1, 1, 1, 1]);
+    if dil.iter().any(|&v| v != 1) || strides.len() != 4 || (depthwise && cout != 1) {
+        return Ok(None);
+    }
+    let bias = match d.attr_strings("fused_ops").first().map(String::as_str) {
+        Some("BiasAdd") => match inputs.get(2).and_then(|n| consts.get(*n)) {
+            Some(ConstData::F32 { data, .. }) => Some(data.clone()),
+            _ => return Err(node_err(d, "BiasAdd without a float bias")),
+        },
+        _ => None,
+    };
+    let act = match act {
+        Act::None => Activation::None,
+        Act::Relu => Activation::Relu,
+        Act::Relu6 => Activation::Relu6,
+    };
+    let (kind, cout) = if depthwise { (ConvKind::Depthwise, cin) } else { (ConvKind::Dense, cout) };
+    let stride = [strides[1] as usize, strides[2] as usize];
+    Conv2d::new(kind, [kh, kw], stride, cin, cout, k.to_vec(), bias, act).map(|c| Some(Box::new(c))).map_err(|e| node_err(d, e.0))
 }
 
 fn padding(d: &NodeDef) -> Result<Padding> {

@@ -7,6 +7,7 @@
 
 mod error;
 mod graph;
+mod host;
 mod lowering;
 mod manifest;
 mod ops;
@@ -14,3 +15,4 @@ mod weights;
 
 pub use error::{Result, TfjsError};
 pub use graph::{GraphModel, Value, same_pad};
+pub use host::{HostGraph, HostValue};

@@ -55,30 +55,49 @@ fn input_for(case: &Json, hwc: [usize; 3], bin: &[u8]) -> Vec<f32> {
     }
 }
 
+/// Each fixture tensor of `name`'s cases against what `run` gives for the case's input: TF's
+/// shape and row-major values per requested node.
+type Runner = dyn Fn(&GraphModel, Vec<f32>, [usize; 3], &[&str]) -> Vec<(Vec<usize>, Vec<f32>)>;
+
 fn check_model(name: &str) {
+    let device = Device::flex();
+    check_model_with(name, &move |graph, x, hwc, nodes| {
+        let x = Tensor::<4>::from_data(TensorData::new(x, [1, hwc[0], hwc[1], hwc[2]]), &device);
+        graph.run(x, nodes).unwrap().iter().map(|v| v.to_tf_vec()).collect()
+    });
+}
+
+/// The same fixtures through facegate-kernels, as the browser runs the detector.
+fn check_host(name: &str) {
+    check_model_with(name, &|graph, x, hwc, nodes| {
+        let host = graph.host().unwrap();
+        let x = facegate_kernels::Map::new(hwc[0], hwc[1], hwc[2], x).unwrap();
+        host.run(x, nodes).unwrap().into_iter().map(|v| (v.tf_shape(), v.into_tf_vec())).collect()
+    });
+}
+
+fn check_model_with(name: &str, run: &Runner) {
     let dir = repo().join("crates/facegate-tfjs/tests/fixtures");
     let index: Json = serde_json::from_str(&std::fs::read_to_string(dir.join("teachers.json")).unwrap()).unwrap();
     let bin = std::fs::read(dir.join("teachers.bin")).unwrap();
     let spec = &index["models"][name];
     let hwc: Vec<usize> = spec["input"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
     let hwc = [hwc[0], hwc[1], hwc[2]];
-    let device = Device::flex();
-    let graph = GraphModel::load(&models_dir().join(format!("{name}.json")), &device).unwrap();
+    let graph = GraphModel::load(&models_dir().join(format!("{name}.json")), &Device::flex()).unwrap();
     let cases = spec["cases"].as_array().unwrap();
     assert!(cases.len() >= 3, "{name}: expected random and real-image cases");
     let mut intermediates = 0;
     for case in cases {
         let x = input_for(case, hwc, &bin);
-        let x = Tensor::<4>::from_data(TensorData::new(x, [1, hwc[0], hwc[1], hwc[2]]), &device);
         let tensors = case["tensors"].as_array().unwrap();
         let nodes: Vec<&str> = tensors.iter().map(|t| t["node"].as_str().unwrap()).collect();
-        let outputs = graph.run(x, &nodes).unwrap();
+        let outputs = run(&graph, x, hwc, &nodes);
         let finals = graph.output_names();
         intermediates = intermediates.max(nodes.iter().filter(|n| !finals.contains(n)).count());
         for (t, value) in tensors.iter().zip(outputs) {
             let node = t["node"].as_str().unwrap();
             let shape: Vec<usize> = t["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
-            let (got_shape, got) = value.to_tf_vec();
+            let (got_shape, got) = value;
             assert_eq!(got_shape, shape, "{name} {} {node}: shape", case["name"]);
             let stride = t["stride"].as_u64().unwrap() as usize;
             let want = f32s(&bin, t["offset"].as_u64().unwrap() as usize, t["count"].as_u64().unwrap() as usize);
@@ -126,6 +145,24 @@ fn blazeface_matches_tfjs() {
 #[test]
 fn facemesh_detection_short_matches_tfjs() {
     check_model("facemesh-detection-short");
+}
+
+#[test]
+fn blazeface_on_the_host_kernels_matches_tfjs() {
+    check_host("blazeface");
+}
+
+#[test]
+fn facemesh_detection_short_on_the_host_kernels_matches_tfjs() {
+    check_host("facemesh-detection-short");
+}
+
+/// Graphs with ops outside the host set are refused when compiled, naming the node.
+#[test]
+fn the_host_kernels_refuse_a_graph_they_cannot_run() {
+    let graph = GraphModel::load(&models_dir().join("antispoof.json"), &Device::flex()).unwrap();
+    let err = graph.host().unwrap_err().to_string();
+    assert!(err.contains("not supported by the host kernels"), "{err}");
 }
 
 /// The browser embeds models as bytes: loading from memory must give the same graph.

@@ -1,0 +1,73 @@
+//! The activation map and the small values kernels take.
+
+/// One image's activations, NHWC: `data[(y * w + x) * c + channel]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Map {
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    pub data: Vec<f32>,
+}
+
+impl Map {
+    pub fn new(h: usize, w: usize, c: usize, data: Vec<f32>) -> crate::Result<Self> {
+        if data.len() != h * w * c {
+            return crate::err(format!("{} values for a {h}x{w}x{c} map", data.len()));
+        }
+        Ok(Self { h, w, c, data })
+    }
+
+    pub fn zeros(h: usize, w: usize, c: usize) -> Self {
+        Self { h, w, c, data: vec![0.0; h * w * c] }
+    }
+
+    /// The channels of one pixel.
+    pub fn pixel(&self, y: usize, x: usize) -> &[f32] {
+        &self.data[(y * self.w + x) * self.c..][..self.c]
+    }
+}
+
+/// The activation a layer ends in, applied in the same pass as its bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    None,
+    Relu,
+    Relu6,
+}
+
+impl Activation {
+    pub fn apply(self, data: &mut [f32]) {
+        match self {
+            Activation::None => {}
+            Activation::Relu => data.iter_mut().for_each(|v| *v = v.max(0.0)),
+            Activation::Relu6 => data.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0)),
+        }
+    }
+}
+
+/// Zero padding around a map: rows before and after, columns before and after. TF's 'SAME'
+/// puts the odd pixel after, which is why the two sides are separate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pads {
+    pub top: usize,
+    pub bottom: usize,
+    pub left: usize,
+    pub right: usize,
+}
+
+impl Pads {
+    pub fn same(top: usize, left: usize) -> Self {
+        Self { top, bottom: top, left, right: left }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Output length of a window of `span` cells sliding by `stride` over `len` cells padded by
+/// `before` and `after` (0 when the window does not fit).
+pub(crate) fn out_len(len: usize, before: usize, after: usize, span: usize, stride: usize) -> usize {
+    let padded = len + before + after;
+    if padded < span || stride == 0 { 0 } else { (padded - span) / stride + 1 }
+}

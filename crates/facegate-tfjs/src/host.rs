@@ -1,0 +1,302 @@
+//! The graph run on facegate-kernels instead of burn: how the browser runs its face detector.
+//!
+//! Inference only, one image at a time, for the ops a face detector is made of (convolutions,
+//! residual adds, ReLU, max pooling, padding, and the shape arithmetic around its outputs).
+//! Values stay in TF's NHWC order, so reshapes and flattening need no permutation. The graph
+//! is the one [`GraphModel`] parsed (same nodes, weights, padding rules); a graph with an op
+//! outside this set is refused when compiled, never at run time.
+
+use crate::error::{Result, TfjsError};
+use crate::graph::{GraphModel, Node, Op, Padding, Value, reshape_target, same_pad, strided_slice};
+use facegate_kernels::{Map, Pads, add_in_place, max_pool, pad};
+use std::collections::HashMap;
+
+/// A value on a host graph's edge, in TF's layout.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostValue {
+    /// A rank-4 float tensor of one image: [1, h, w, c].
+    Map(Map),
+    /// Any other float tensor, row-major.
+    Dense { shape: Vec<usize>, data: Vec<f32> },
+    Ints { shape: Vec<usize>, data: Vec<i64> },
+}
+
+impl HostValue {
+    pub fn tf_shape(&self) -> Vec<usize> {
+        match self {
+            HostValue::Map(m) => vec![1, m.h, m.w, m.c],
+            HostValue::Dense { shape, .. } | HostValue::Ints { shape, .. } => shape.clone(),
+        }
+    }
+
+    /// Row-major values in TF's layout.
+    pub fn into_tf_vec(self) -> Vec<f32> {
+        match self {
+            HostValue::Map(m) => m.data,
+            HostValue::Dense { data, .. } => data,
+            HostValue::Ints { data, .. } => data.into_iter().map(|v| v as f32).collect(),
+        }
+    }
+
+    /// A float tensor of the given shape: rank 4 with one image is a map.
+    fn float(shape: Vec<usize>, data: Vec<f32>) -> Self {
+        match shape[..] {
+            [1, h, w, c] => HostValue::Map(Map { h, w, c, data }),
+            _ => HostValue::Dense { shape, data },
+        }
+    }
+
+    fn ints(&self) -> std::result::Result<&[i64], String> {
+        match self {
+            HostValue::Ints { data, .. } => Ok(data),
+            v => Err(format!("expected an int tensor, got shape {:?}", v.tf_shape())),
+        }
+    }
+
+    fn map(self) -> std::result::Result<Map, String> {
+        match self {
+            HostValue::Map(m) => Ok(m),
+            v => Err(format!("expected a rank-4 activation of one image, got shape {:?}", v.tf_shape())),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum HostOp {
+    Input,
+    Const(HostValue),
+    Folded,
+    Conv { conv: facegate_kernels::Conv2d, padding: Padding },
+    Add,
+    Relu,
+    Relu6,
+    Identity,
+    MaxPool { kernel: [usize; 2], stride: [usize; 2], padding: Padding },
+    Pad,
+    Reshape,
+    Concat,
+    Shape,
+    StridedSlice { shrink: i64, begin_mask: i64, end_mask: i64 },
+    Pack,
+}
+
+/// A [`GraphModel`] compiled for facegate-kernels.
+#[derive(Debug, Clone)]
+pub struct HostGraph {
+    ops: Vec<HostOp>,
+    inputs: Vec<Vec<usize>>,
+    names: Vec<String>,
+    tf_ops: Vec<String>,
+    index: HashMap<String, usize>,
+    input: usize,
+    input_shape: [Option<usize>; 4],
+}
+
+fn compile_node(node: &Node) -> std::result::Result<HostOp, String> {
+    Ok(match &node.op {
+        Op::Input => HostOp::Input,
+        Op::Folded => HostOp::Folded,
+        Op::Const(Value::Ints { shape, data }) => HostOp::Const(HostValue::Ints { shape: shape.clone(), data: data.clone() }),
+        Op::Const(v) => return Err(format!("float constant of shape {:?} as data", v.tf_shape())),
+        Op::Conv { host: Some(conv), padding, .. } => HostOp::Conv { conv: (**conv).clone(), padding: *padding },
+        Op::Conv { .. } => return Err("dilated or channel-multiplying convolution".into()),
+        Op::Binary(crate::graph::BinOp::Add) => HostOp::Add,
+        Op::Relu => HostOp::Relu,
+        Op::Relu6 => HostOp::Relu6,
+        Op::Identity => HostOp::Identity,
+        Op::MaxPool { kernel, stride, padding } => HostOp::MaxPool { kernel: *kernel, stride: *stride, padding: *padding },
+        Op::Pad => HostOp::Pad,
+        Op::Reshape => HostOp::Reshape,
+        Op::Concat => HostOp::Concat,
+        Op::Shape => HostOp::Shape,
+        Op::StridedSlice { shrink, begin_mask, end_mask } => HostOp::StridedSlice { shrink: *shrink, begin_mask: *begin_mask, end_mask: *end_mask },
+        Op::Pack => HostOp::Pack,
+        Op::MatMul { .. } | Op::Binary(_) | Op::Sigmoid | Op::Softmax | Op::Mean { .. } => return Err("not supported by the host kernels".into()),
+    })
+}
+
+impl GraphModel {
+    /// The graph for facegate-kernels, or the first node it cannot run.
+    pub fn host(&self) -> Result<HostGraph> {
+        let mut ops = Vec::with_capacity(self.nodes.len());
+        for node in &self.nodes {
+            ops.push(compile_node(node).map_err(|reason| TfjsError::Node { node: node.name.clone(), op: node.tf_op.clone(), reason })?);
+        }
+        Ok(HostGraph {
+            ops,
+            inputs: self.nodes.iter().map(|n| n.inputs.clone()).collect(),
+            names: self.nodes.iter().map(|n| n.name.clone()).collect(),
+            tf_ops: self.nodes.iter().map(|n| n.tf_op.clone()).collect(),
+            index: self.index.clone(),
+            input: self.input,
+            input_shape: self.input_shape,
+        })
+    }
+}
+
+fn pads_for(padding: Padding, h: usize, w: usize, kernel: [usize; 2], stride: [usize; 2]) -> Pads {
+    match padding {
+        Padding::Valid => Pads::default(),
+        Padding::Same => {
+            let ((top, bottom), (left, right)) = (same_pad(h, kernel[0], stride[0], 1), same_pad(w, kernel[1], stride[1], 1));
+            Pads { top, bottom, left, right }
+        }
+    }
+}
+
+impl HostGraph {
+    /// [H, W, C] the graph expects, where it declares them.
+    pub fn input_hwc(&self) -> [Option<usize>; 3] {
+        [self.input_shape[1], self.input_shape[2], self.input_shape[3]]
+    }
+
+    /// Runs the graph on one NHWC image and returns the named nodes' values, in order. Only
+    /// the nodes those outputs depend on are evaluated; a value's last reader takes it.
+    pub fn run(&self, input: Map, outputs: &[&str]) -> Result<Vec<HostValue>> {
+        let [_, h, w, c] = self.input_shape;
+        if [h, w, c].iter().zip([input.h, input.w, input.c]).any(|(want, got)| want.is_some_and(|v| v != got)) {
+            return Err(TfjsError::InputShape { h: h.unwrap_or(0), w: w.unwrap_or(0), c: c.unwrap_or(0), got: vec![1, input.h, input.w, input.c] });
+        }
+        let targets: Vec<usize> = outputs.iter().map(|n| self.index.get(*n).copied().ok_or_else(|| TfjsError::UnknownNode(n.to_string()))).collect::<Result<_>>()?;
+        let mut needed = vec![false; self.ops.len()];
+        let mut stack = targets.clone();
+        while let Some(i) = stack.pop() {
+            if !std::mem::replace(&mut needed[i], true) {
+                stack.extend(&self.inputs[i]);
+            }
+        }
+        let mut last_use = vec![0usize; self.ops.len()];
+        for i in (0..self.ops.len()).filter(|&i| needed[i]) {
+            for &j in &self.inputs[i] {
+                last_use[j] = last_use[j].max(i);
+            }
+        }
+        for &t in &targets {
+            last_use[t] = usize::MAX;
+        }
+        let mut values: Vec<Option<HostValue>> = vec![None; self.ops.len()];
+        let mut input = Some(HostValue::Map(input));
+        for i in (0..self.ops.len()).filter(|&i| needed[i]) {
+            let ins = &self.inputs[i];
+            let args: Vec<HostValue> = ins
+                .iter()
+                .enumerate()
+                .map(|(k, &j)| {
+                    let last = last_use[j] == i && !ins[k + 1..].contains(&j) && !matches!(self.ops[j], HostOp::Const(_));
+                    let v = if last { values[j].take() } else { values[j].clone() };
+                    v.expect("inputs evaluated in topological order")
+                })
+                .collect();
+            let out = if i == self.input {
+                input.take().expect("single input")
+            } else {
+                self.eval(&self.ops[i], args).map_err(|reason| TfjsError::Node { node: self.names[i].clone(), op: self.tf_ops[i].clone(), reason })?
+            };
+            values[i] = Some(out);
+        }
+        Ok(targets.iter().map(|&t| values[t].clone().expect("target evaluated")).collect())
+    }
+
+    fn eval(&self, op: &HostOp, mut args: Vec<HostValue>) -> std::result::Result<HostValue, String> {
+        let mut arg = |i: usize| args.get_mut(i).map(|v| std::mem::replace(v, HostValue::Ints { shape: vec![], data: vec![] })).ok_or_else(|| format!("missing input {i}"));
+        Ok(match op {
+            HostOp::Input | HostOp::Folded => unreachable!("not evaluated"),
+            HostOp::Const(v) => v.clone(),
+            HostOp::Conv { conv, padding } => {
+                let x = arg(0)?.map()?;
+                let pads = pads_for(*padding, x.h, x.w, conv.kernel(), conv.stride());
+                HostValue::Map(conv.run(&x, pads).map_err(|e| e.0)?)
+            }
+            HostOp::Add => {
+                let (mut a, b) = (arg(0)?.map()?, arg(1)?.map()?);
+                add_in_place(&mut a, &b).map_err(|e| e.0)?;
+                HostValue::Map(a)
+            }
+            HostOp::Relu | HostOp::Relu6 => {
+                let act = if matches!(op, HostOp::Relu) { facegate_kernels::Activation::Relu } else { facegate_kernels::Activation::Relu6 };
+                match arg(0)? {
+                    HostValue::Map(mut m) => {
+                        act.apply(&mut m.data);
+                        HostValue::Map(m)
+                    }
+                    HostValue::Dense { shape, mut data } => {
+                        act.apply(&mut data);
+                        HostValue::Dense { shape, data }
+                    }
+                    v => return Err(format!("activation of an int tensor {:?}", v.tf_shape())),
+                }
+            }
+            HostOp::Identity => arg(0)?,
+            HostOp::MaxPool { kernel, stride, padding } => {
+                let x = arg(0)?.map()?;
+                let pads = pads_for(*padding, x.h, x.w, *kernel, *stride);
+                HostValue::Map(max_pool(&x, *kernel, *stride, pads).map_err(|e| e.0)?)
+            }
+            HostOp::Pad => {
+                let (x, p) = (arg(0)?.map()?, arg(1)?);
+                match p.ints()? {
+                    [0, 0, top, bottom, left, right, c0, c1] if [top, bottom, left, right, c0, c1].iter().all(|v| **v >= 0) => {
+                        let pads = Pads { top: *top as usize, bottom: *bottom as usize, left: *left as usize, right: *right as usize };
+                        HostValue::Map(pad(&x, pads, (*c0 as usize, *c1 as usize)))
+                    }
+                    p => return Err(format!("Pad {p:?} of a batch of one")),
+                }
+            }
+            HostOp::Reshape => {
+                let (x, want) = (arg(0)?, arg(1)?);
+                let shape = reshape_target(&x.tf_shape(), want.ints()?)?;
+                HostValue::float(shape, x.into_tf_vec())
+            }
+            HostOp::Concat => {
+                let (axis, parts) = args.split_last().ok_or("Concat without inputs")?;
+                let axis = *axis.ints()?.first().ok_or("Concat without axis")?;
+                concat(parts, axis)?
+            }
+            HostOp::Shape => {
+                let s = arg(0)?.tf_shape();
+                HostValue::Ints { shape: vec![s.len()], data: s.iter().map(|&v| v as i64).collect() }
+            }
+            HostOp::StridedSlice { shrink, begin_mask, end_mask } => {
+                let (data, b, e, s) = (arg(0)?, arg(1)?, arg(2)?, arg(3)?);
+                let (shape, data) = strided_slice(data.ints()?, b.ints()?, e.ints()?, s.ints()?, *shrink, *begin_mask, *end_mask)?;
+                HostValue::Ints { shape, data }
+            }
+            HostOp::Pack => {
+                let mut out = Vec::new();
+                for a in &args {
+                    out.extend_from_slice(a.ints()?);
+                }
+                HostValue::Ints { shape: vec![out.len()], data: out }
+            }
+        })
+    }
+}
+
+/// Row-major concatenation of float tensors along `axis` (negative counts from the end).
+fn concat(parts: &[HostValue], axis: i64) -> std::result::Result<HostValue, String> {
+    let shapes: Vec<Vec<usize>> = parts.iter().map(HostValue::tf_shape).collect();
+    let rank = shapes.first().ok_or("Concat of nothing")?.len();
+    let axis = if axis < 0 { axis + rank as i64 } else { axis };
+    if axis < 0 || axis as usize >= rank {
+        return Err(format!("Concat axis {axis} of rank {rank}"));
+    }
+    let axis = axis as usize;
+    let mut shape = shapes[0].clone();
+    shape[axis] = 0;
+    for s in &shapes {
+        if s.len() != rank || s.iter().enumerate().any(|(i, &d)| i != axis && d != shapes[0][i]) {
+            return Err(format!("Concat of {:?} and {s:?} along {axis}", shapes[0]));
+        }
+        shape[axis] += s[axis];
+    }
+    let outer: usize = shape[..axis].iter().product();
+    let data: Vec<Vec<f32>> = parts.iter().map(|p| p.clone().into_tf_vec()).collect();
+    let mut out = Vec::with_capacity(shape.iter().product());
+    for o in 0..outer {
+        for (d, s) in data.iter().zip(&shapes) {
+            let inner: usize = s[axis..].iter().product();
+            out.extend_from_slice(&d[o * inner..][..inner]);
+        }
+    }
+    Ok(HostValue::float(shape, out))
+}
