@@ -4,8 +4,8 @@
 use crate::error::FaceError;
 use crate::image::RgbImage;
 use crate::resample::resize_bilinear;
-use burn::tensor::{Tensor, TensorData};
-use facegate_tfjs::GraphModel;
+use facegate_kernels::Map;
+use facegate_tfjs::{GraphModel, HostGraph};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectorConfig {
@@ -48,8 +48,10 @@ impl Detection {
     }
 }
 
+/// Runs on facegate-kernels (natively as in the browser), so the boxes every cache, metric and
+/// threshold was measured on are the ones the browser finds.
 pub struct Detector {
-    graph: GraphModel,
+    graph: HostGraph,
     size: usize,
     anchors: Vec<[f32; 2]>,
     outputs: Vec<String>,
@@ -63,11 +65,12 @@ pub fn js_round(x: f64) -> f64 {
 
 impl Detector {
     pub fn new(graph: GraphModel, config: DetectorConfig) -> Result<Self, FaceError> {
+        let outputs: Vec<String> = graph.output_names().into_iter().map(String::from).collect();
+        let graph = graph.host().map_err(|e| FaceError::Model(e.to_string()))?;
         let size = match graph.input_hwc() {
             [Some(h), Some(w), Some(3)] if h == w && h % 16 == 0 => h,
             other => return Err(FaceError::Model(format!("detector input must be square RGB, got {other:?}"))),
         };
-        let outputs: Vec<String> = graph.output_names().into_iter().map(String::from).collect();
         // Back/front BlazeFace: scores and boxes of both anchor grids apart; the short-range
         // face detector (facemesh-detection-short): one [anchors, 1 + 16] tensor.
         if outputs.len() != 4 && outputs.len() != 1 {
@@ -89,11 +92,10 @@ impl Detector {
     pub fn detect(&self, img: &RgbImage) -> Result<Vec<Detection>, FaceError> {
         let s = self.size;
         let x: Vec<f32> = resize_bilinear(img, s, s).into_iter().map(|v| v / 127.5 - 1.0).collect();
-        let device = self.graph.device();
-        let x = Tensor::<4>::from_data(TensorData::new(x, [1, s, s, 3]), device);
+        let x = Map::new(s, s, 3, x).map_err(|e| FaceError::Model(e.to_string()))?;
         let names: Vec<&str> = self.outputs.iter().map(String::as_str).collect();
         let outs = self.graph.run(x, &names).map_err(|e| FaceError::Model(e.to_string()))?;
-        let table = self.rows(outs.iter().map(|v| v.to_tf_vec().1).collect())?;
+        let table = self.rows(outs.into_iter().map(|v| v.into_tf_vec()).collect())?;
         let row = |i: usize| -> (f32, &[f32]) { (table[i * 17], &table[i * 17 + 1..i * 17 + 17]) };
         let sf = s as f32;
         let mut boxes = Vec::with_capacity(self.anchors.len());

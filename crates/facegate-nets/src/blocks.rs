@@ -4,6 +4,7 @@ use burn::module::{Module, Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
+use facegate_kernels::{Activation, ConvKind, Map, Pads};
 
 /// Where a network's first weights come from. Training draws burn's initialisers ([`Fresh`]);
 /// loading a weight file only needs the shapes ([`Shell`]). A build that never names `Fresh`
@@ -74,32 +75,61 @@ impl Layers for Shell {
 pub struct ConvBn {
     conv: Conv2d,
     bn: BatchNorm,
-    /// The batch norm lives in the kernel and a bias ([`ConvBn::fold`]): inference only.
-    #[module(skip)]
-    folded: bool,
+}
+
+/// A [`ConvBn`] for facegate-kernels, with the zero padding it runs with.
+#[derive(Debug, Clone)]
+pub struct KernelLayer {
+    pub conv: facegate_kernels::Conv2d,
+    pub pads: Pads,
+}
+
+impl KernelLayer {
+    pub fn run(&self, x: &Map) -> Map {
+        self.conv.run(x, self.pads).expect("layer shapes are fixed by the network that made it")
+    }
 }
 
 impl ConvBn {
     pub fn new<L: Layers>(cin: usize, cout: usize, kernel: usize, stride: usize, groups: usize, device: &Device) -> Self {
         let pad = kernel / 2;
         let conv = L::conv(cin, cout, kernel, stride, groups, PaddingConfig2d::Explicit(pad, pad, pad, pad), device);
-        Self { conv, bn: L::batch_norm(cout, device), folded: false }
+        Self { conv, bn: L::batch_norm(cout, device) }
     }
 
-    /// Moves the (inference) batch norm into the kernel and a bias: per channel
-    /// `y = conv(x) * s + t` is `conv_{w*s}(x) + t`. Four broadcast passes over every
-    /// activation fewer; the result differs from the unfolded layer by float rounding only.
-    /// Inference only: a folded layer has a bias the weight file does not, so it is never saved.
-    pub fn fold(&mut self) {
-        if self.folded {
-            return;
+    /// The layer for inference on facegate-kernels: the (inference) batch norm folded into the
+    /// kernel and a bias (per channel `y = conv(x) * s + t` is `conv_{w*s}(x) + t`, four
+    /// element-wise passes fewer), in TF's layout, ReLU6 in the same pass.
+    pub fn kernels(&self) -> KernelLayer {
+        let host = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().expect("f32 params");
+        let var = host(self.bn.running_var.value());
+        let scale: Vec<f32> = host(self.bn.gamma.val()).iter().zip(&var).map(|(g, v)| g / (v + self.bn.epsilon as f32).sqrt()).collect();
+        let shift: Vec<f32> = host(self.bn.beta.val()).iter().zip(host(self.bn.running_mean.value())).zip(&scale).map(|((b, m), s)| b - m * s).collect();
+        let w = self.conv.weight.val();
+        let [cout, per_group, kh, kw] = w.dims();
+        let w = w.into_data().try_to_vec::<f32>().expect("f32 params");
+        let depthwise = self.conv.groups > 1;
+        let cin = if depthwise { cout } else { per_group };
+        // burn's [out, in / groups, kh, kw] to TF's [kh, kw, in, out] (depthwise: [kh, kw, c]).
+        let mut tf = vec![0f32; w.len()];
+        for o in 0..cout {
+            for c in 0..per_group {
+                for y in 0..kh {
+                    for x in 0..kw {
+                        let v = w[((o * per_group + c) * kh + y) * kw + x] * scale[o];
+                        let at = if depthwise { (y * kw + x) * cout + o } else { ((y * kw + x) * cin + c) * cout + o };
+                        tf[at] = v;
+                    }
+                }
+            }
         }
-        let scale = self.bn.gamma.val() / (self.bn.running_var.value() + self.bn.epsilon).sqrt();
-        let shift = self.bn.beta.val() - self.bn.running_mean.value() * scale.clone();
-        let [out, ..] = self.conv.weight.val().dims();
-        self.conv.weight = Param::from_tensor(self.conv.weight.val() * scale.reshape([out, 1, 1, 1]));
-        self.conv.bias = Some(Param::from_tensor(shift));
-        self.folded = true;
+        let kind = if depthwise { ConvKind::Depthwise } else { ConvKind::Dense };
+        let conv = facegate_kernels::Conv2d::new(kind, [kh, kw], self.conv.stride, cin, cout, tf, Some(shift), Activation::Relu6).expect("a ConvBn's own shapes");
+        let pads = match self.conv.padding {
+            PaddingConfig2d::Explicit(top, left, bottom, right) => Pads { top, bottom, left, right },
+            _ => unreachable!("ConvBn pads explicitly"),
+        };
+        KernelLayer { conv, pads }
     }
 
     /// Replaces the kernel and the batch-norm affine terms (running statistics stay 0 / 1,
@@ -121,8 +151,7 @@ impl ConvBn {
 
     /// Conv, batch norm, ReLU6.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.conv.forward(x);
-        let y = if self.folded { y } else { self.bn.forward(y) };
+        let y = self.bn.forward(self.conv.forward(x));
         burn::tensor::activation::relu(y).clamp_max(6.0)
     }
 }
@@ -143,9 +172,9 @@ impl SepBlock {
         self.pw.forward(self.dw.forward(x))
     }
 
-    pub fn fold(&mut self) {
-        self.dw.fold();
-        self.pw.fold();
+    /// Depthwise then pointwise, for facegate-kernels.
+    pub fn kernels(&self) -> [KernelLayer; 2] {
+        [self.dw.kernels(), self.pw.kernels()]
     }
 }
 

@@ -7,7 +7,8 @@
 //! who someone is. The liveness head also sees the middle stage: print and screen texture is
 //! a fine-scale cue that the deepest stage has pooled away.
 
-use crate::blocks::{ConvBn, Fresh, Layers, SepBlock, Shell, nchw_input};
+use crate::blocks::{ConvBn, Fresh, KernelLayer, Layers, SepBlock, Shell, nchw_input};
+use facegate_kernels::{Map, linear, mean_window};
 use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor};
@@ -65,15 +66,20 @@ impl Student {
         }
     }
 
-    /// For inference only: every batch norm folded into its convolution ([`ConvBn::fold`]),
-    /// four element-wise passes per layer fewer. Never trained or saved (the weight file
-    /// keeps the layers unfolded); outputs equal the unfolded network's up to float rounding.
-    pub fn folded(mut self) -> Self {
-        self.stem.fold();
-        for b in self.stage1.iter_mut().chain(&mut self.stage2).chain(&mut self.stage3) {
-            b.fold();
+    /// The network for inference on facegate-kernels (batch norms folded): see
+    /// [`StudentKernels`].
+    pub fn kernels(&self) -> StudentKernels {
+        let param = |l: &Linear| {
+            let host = |d: burn::tensor::TensorData| d.try_to_vec::<f32>().expect("f32 params");
+            (host(l.weight.val().into_data()), host(l.bias.as_ref().expect("heads have a bias").val().into_data()))
+        };
+        let stage = |blocks: &[SepBlock]| blocks.iter().flat_map(SepBlock::kernels).collect();
+        StudentKernels {
+            stem: self.stem.kernels(),
+            stages: [stage(&self.stage1), stage(&self.stage2), stage(&self.stage3)],
+            embed: param(&self.embed),
+            live: param(&self.live),
         }
-        self
     }
 
     /// `x`: NCHW, RGB scaled to -1..1 (see [`student_input`]).
@@ -102,6 +108,40 @@ impl Student {
     }
 }
 
+/// The student as inference runs it, on facegate-kernels: one crop at a time, NHWC, every
+/// batch norm folded into its convolution. It is the one inference path (dev metrics, export,
+/// `eval` and the browser), so what is measured is what ships; [`Student::forward`] is the
+/// same network for training, and a test keeps the two equal.
+#[derive(Debug, Clone)]
+pub struct StudentKernels {
+    stem: KernelLayer,
+    stages: [Vec<KernelLayer>; 3],
+    /// Weight [in, out] and bias of each head.
+    embed: (Vec<f32>, Vec<f32>),
+    live: (Vec<f32>, Vec<f32>),
+}
+
+impl StudentKernels {
+    /// One HWC 0..255 crop of `STUDENT_INPUT` square: its unit embedding and live logit,
+    /// wired as [`Student::forward`].
+    pub fn run(&self, crop: &[f32]) -> (Vec<f32>, f32) {
+        assert_eq!(crop.len(), STUDENT_INPUT * STUDENT_INPUT * 3, "crops are {STUDENT_INPUT}x{STUDENT_INPUT} RGB");
+        let x = Map { h: STUDENT_INPUT, w: STUDENT_INPUT, c: 3, data: crop.iter().map(|v| v / 127.5 - 1.0).collect() };
+        let run = |layers: &[KernelLayer], x: Map| layers.iter().fold(x, |h, l| l.run(&h));
+        let s1 = run(&self.stages[0], self.stem.run(&x));
+        let s2 = run(&self.stages[1], s1);
+        let s3 = run(&self.stages[2], s2.clone());
+        let mean = |m: &Map, r: std::ops::Range<usize>, c: std::ops::Range<usize>| mean_window(m, r, c).expect("inside the map");
+        let (rows, cols) = centre_window(s3.h, s3.w, 1.0 / STUDENT_VIEW);
+        let e = linear(&mean(&s3, rows, cols), &self.embed.0, &self.embed.1).expect("head shapes");
+        let norm = e.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-6);
+        let mut features = mean(&s2, 0..s2.h, 0..s2.w);
+        features.extend(mean(&s3, 0..s3.h, 0..s3.w));
+        let logit = linear(&features, &self.live.0, &self.live.1).expect("head shapes")[0];
+        (e.into_iter().map(|v| v / norm).collect(), logit)
+    }
+}
+
 /// Mirrors an HWC RGB square crop left-right in place.
 pub fn flip(x: &mut [f32], side: usize) {
     for row in x.chunks_exact_mut(side * 3) {
@@ -122,52 +162,42 @@ pub fn flip(x: &mut [f32], side: usize) {
 /// second pass per face. P(live) is the crop's own: its operating point was fixed on it.
 /// Every path that measures or ships the student (dev metrics, export, eval, the browser)
 /// comes through here.
-pub fn embed_and_score(student: &Student, crops: &[Vec<f32>], device: &Device) -> (Vec<Vec<f32>>, Vec<f32>) {
-    let (mut emb, mut live) = (Vec::with_capacity(crops.len()), Vec::with_capacity(crops.len()));
-    for chunk in crops.chunks(32) {
-        let mirrors: Vec<Vec<f32>> = chunk
-            .iter()
-            .map(|c| {
-                let mut m = c.clone();
-                flip(&mut m, STUDENT_INPUT);
-                m
-            })
-            .collect();
-        let refs: Vec<&[f32]> = chunk.iter().chain(&mirrors).map(|c| c.as_slice()).collect();
-        let out = student.forward(student_input(&refs, device));
-        let e = out.embedding.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 embeddings");
-        let (own, mirrored) = e.split_at(chunk.len() * EMBEDDING);
-        for (a, b) in own.chunks_exact(EMBEDDING).zip(mirrored.chunks_exact(EMBEDDING)) {
-            let sum: Vec<f32> = a.iter().zip(b).map(|(x, y)| x + y).collect();
+pub fn embed_and_score(student: &StudentKernels, crops: &[Vec<f32>]) -> (Vec<Vec<f32>>, Vec<f32>) {
+    crops
+        .iter()
+        .map(|c| {
+            let (own, logit) = student.run(c);
+            let mut m = c.clone();
+            flip(&mut m, STUDENT_INPUT);
+            let sum: Vec<f32> = own.iter().zip(student.run(&m).0).map(|(x, y)| x + y).collect();
             let norm = sum.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-            emb.push(sum.into_iter().map(|v| v / norm).collect());
-        }
-        live.extend_from_slice(&p_live(out.live_logit)[..chunk.len()]);
-    }
-    (emb, live)
+            (sum.into_iter().map(|v| v / norm).collect(), p_live(logit))
+        })
+        .unzip()
 }
 
 /// P(live) alone, one pass per crop: for faces nobody is matched against (a frame being
 /// analysed, bystanders), which need not pay for the mirror pass.
-pub fn score(student: &Student, crops: &[Vec<f32>], device: &Device) -> Vec<f32> {
-    crops
-        .chunks(32)
-        .flat_map(|chunk| {
-            let refs: Vec<&[f32]> = chunk.iter().map(|c| c.as_slice()).collect();
-            p_live(student.forward(student_input(&refs, device)).live_logit)
-        })
-        .collect()
+pub fn score(student: &StudentKernels, crops: &[Vec<f32>]) -> Vec<f32> {
+    crops.iter().map(|c| p_live(student.run(c).1)).collect()
 }
 
-fn p_live(logit: Tensor<1>) -> Vec<f32> {
-    burn::tensor::activation::sigmoid(logit).into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 scores")
+fn p_live(logit: f32) -> f32 {
+    1.0 / (1.0 + (-logit).exp())
+}
+
+/// Rows and columns of the centre `fraction` of an `h` x `w` map (at least one cell), as
+/// [`centre`] takes them.
+fn centre_window(h: usize, w: usize, fraction: f64) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+    let (ch, cw) = (((h as f64 * fraction).round() as usize).clamp(1, h), ((w as f64 * fraction).round() as usize).clamp(1, w));
+    ((h - ch) / 2..(h - ch) / 2 + ch, (w - cw) / 2..(w - cw) / 2 + cw)
 }
 
 /// The centre `fraction` of a map's height and width (at least one cell).
 pub fn centre(x: Tensor<4>, fraction: f64) -> Tensor<4> {
     let [_, _, h, w] = x.dims();
-    let (ch, cw) = (((h as f64 * fraction).round() as usize).clamp(1, h), ((w as f64 * fraction).round() as usize).clamp(1, w));
-    x.narrow(2, (h - ch) / 2, ch).narrow(3, (w - cw) / 2, cw)
+    let (rows, cols) = centre_window(h, w, fraction);
+    x.narrow(2, rows.start, rows.len()).narrow(3, cols.start, cols.len())
 }
 
 /// HWC 0..255 crops of `STUDENT_INPUT` square, batched as the student's input.
@@ -248,37 +278,46 @@ mod tests {
         let a: Vec<f32> = (0..STUDENT_INPUT * STUDENT_INPUT * 3).map(|i| ((i * 13 + i / 384 * 7) % 256) as f32).collect();
         let mut m = a.clone();
         flip(&mut m, STUDENT_INPUT);
-        let (e, p) = embed_and_score(&net, &[a.clone(), m], &device);
+        let kernels = net.kernels();
+        let (e, p) = embed_and_score(&kernels, &[a.clone(), m]);
         let gap = e[0].iter().zip(&e[1]).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
         assert!(gap < 1e-5, "mirror images differ by {gap}");
         assert!((e[0].iter().map(|v| v * v).sum::<f32>() - 1.0).abs() < 1e-4);
         let own = burn::tensor::activation::sigmoid(net.forward(student_input(&[&a], &device)).live_logit).into_scalar::<f32>();
-        assert!((p[0] - own).abs() < 1e-5, "{} vs {own}", p[0]);
+        assert!((p[0] - own).abs() < 1e-4, "{} vs {own}", p[0]);
         // More crops than one batch keep their order.
         let many: Vec<Vec<f32>> = (0..40).map(|k| a.iter().map(|v| (v + k as f32 * 5.0) % 256.0).collect()).collect();
-        let (e40, p40) = embed_and_score(&net, &many, &device);
-        let (e1, p1) = embed_and_score(&net, &many[37..38], &device);
+        let (e40, p40) = embed_and_score(&kernels, &many);
+        let (e1, p1) = embed_and_score(&kernels, &many[37..38]);
         assert!((p40[37] - p1[0]).abs() < 1e-5 && e40[37].iter().zip(&e1[0]).all(|(x, y)| (x - y).abs() < 1e-5));
         // Scoring alone gives the same P(live).
-        let alone = score(&net, &many, &device);
+        let alone = score(&kernels, &many);
         assert!(alone.iter().zip(&p40).all(|(x, y)| (x - y).abs() < 1e-5), "{alone:?} vs {p40:?}");
     }
 
-    /// The shipped student, folded as the SDK runs it, answers as the file's network does.
+    /// Inference (facegate-kernels, batch norms folded, NHWC) answers as the training graph
+    /// does, on the shipped student and on a fresh network.
     #[test]
-    fn folding_the_batch_norms_keeps_the_outputs() {
+    fn the_kernels_answer_as_the_training_graph() {
         use crate::weights::load;
         let device = Device::flex();
         let bytes = include_bytes!("../../../models/student.fgw");
-        let (net, _) = load(Student::shell(&device), bytes, STUDENT_ARCH).unwrap();
-        let folded = net.clone().folded();
-        let crops: Vec<Vec<f32>> = (0..2).map(|k| (0..STUDENT_INPUT * STUDENT_INPUT * 3).map(|i| ((i * 13 + i / 384 * 7 + k * 101) % 256) as f32).collect()).collect();
-        let (e0, p0) = embed_and_score(&net, &crops, &device);
-        let (e1, p1) = embed_and_score(&folded, &crops, &device);
-        for (a, b) in e0.iter().flatten().zip(e1.iter().flatten()).chain(p0.iter().zip(&p1)) {
-            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        let (shipped, _) = load(Student::shell(&device), bytes, STUDENT_ARCH).unwrap();
+        for net in [shipped, Student::new(&device).valid()] {
+            let kernels = net.kernels();
+            let crops: Vec<Vec<f32>> = (0..3).map(|k| (0..STUDENT_INPUT * STUDENT_INPUT * 3).map(|i| ((i * 13 + i / 384 * 7 + k * 101) % 256) as f32).collect()).collect();
+            let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
+            let out = net.forward(student_input(&refs, &device));
+            let emb = out.embedding.into_data().try_to_vec::<f32>().unwrap();
+            let logits = out.live_logit.into_data().try_to_vec::<f32>().unwrap();
+            for (k, crop) in crops.iter().enumerate() {
+                let (e, logit) = kernels.run(crop);
+                let gap = e.iter().zip(&emb[k * EMBEDDING..][..EMBEDDING]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+                assert!(gap < 1e-4, "crop {k}: embedding off by {gap}");
+                assert!((logit - logits[k]).abs() < 1e-3 * logits[k].abs().max(1.0), "crop {k}: logit {logit} vs {}", logits[k]);
+            }
+            assert_ne!(logits[0], logits[1], "two different crops");
         }
-        assert_ne!(p0[0], p0[1], "two different crops");
     }
 
     #[test]

@@ -2,10 +2,9 @@
 
 use crate::error::SdkError;
 use crate::template::{Template, average, cosine};
-use burn::module::Module;
 use burn::tensor::Device;
 use facegate_face::{Alignment, Detection, Detector, DetectorConfig, RgbImage, face_crop_view};
-use facegate_nets::student::{EMBEDDING, embed_and_score, score};
+use facegate_nets::student::{EMBEDDING, StudentKernels, embed_and_score, score};
 use facegate_nets::weights::{WeightsMeta, file_id, load};
 use facegate_nets::{STUDENT_ARCH, STUDENT_INPUT, Student};
 use facegate_tfjs::GraphModel;
@@ -104,11 +103,10 @@ pub struct Verification {
 
 pub struct Engine {
     detector: Detector,
-    student: Student,
+    student: StudentKernels,
     meta: WeightsMeta,
     model_id: u32,
     thresholds: Thresholds,
-    device: Device,
 }
 
 /// An RGBA buffer (canvas `ImageData` layout) as a frame, checked for size and limits.
@@ -131,7 +129,7 @@ impl Engine {
             min_enroll_frames: 3,
         };
         let model_id = file_id(student);
-        Ok(Self { detector, student: net.valid().folded(), meta, model_id, thresholds, device })
+        Ok(Self { detector, student: net.kernels(), meta, model_id, thresholds })
     }
 
     pub fn meta(&self) -> &WeightsMeta {
@@ -157,7 +155,7 @@ impl Engine {
     /// The student on prepared crops (HWC 0..255, STUDENT_INPUT square): embeddings and
     /// P(live). For parity checks between builds.
     pub fn student_outputs(&self, crops: &[Vec<f32>]) -> (Vec<Vec<f32>>, Vec<f32>) {
-        embed_and_score(&self.student, crops, &self.device)
+        embed_and_score(&self.student, crops)
     }
 
     /// Every detected face, the most confident first; the confident ones (up to
@@ -176,8 +174,8 @@ impl Engine {
         let scored: Vec<&Detection> = people.iter().copied().chain(bystanders).take(MAX_SCORED_FACES).collect();
         let mut crops: Vec<Vec<f32>> = scored.iter().map(|d| face_crop_view(frame, d, STUDENT_INPUT, Alignment::None, self.meta.view())).collect();
         let target = embed.and_then(|e| scored.iter().position(|s| std::ptr::eq(*s, e)));
-        let embedded = target.map(|k| embed_and_score(&self.student, &[crops.remove(k)], &self.device));
-        let mut scores = score(&self.student, &crops, &self.device);
+        let embedded = target.map(|k| embed_and_score(&self.student, &[crops.remove(k)]));
+        let mut scores = score(&self.student, &crops);
         let mut embedding = None;
         if let (Some(k), Some((mut e, p))) = (target, embedded) {
             scores.insert(k, p[0]);

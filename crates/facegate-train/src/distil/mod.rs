@@ -341,9 +341,9 @@ pub fn train(
     Ok(run.state)
 }
 
-/// Embeddings and live probabilities of crops (plain CPU device, no autodiff).
+/// Embeddings and live probabilities of crops, through the inference path the browser runs.
 pub fn infer(student: &Student, crops: &[Vec<f32>]) -> (Vec<Vec<f32>>, Vec<f32>) {
-    facegate_nets::student::embed_and_score(student, crops, &Device::flex())
+    facegate_nets::student::embed_and_score(&student.kernels(), crops)
 }
 
 /// EER, AUC and the EER and BPCER-5% thresholds of scored dev crops; None without both classes.
