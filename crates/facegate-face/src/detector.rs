@@ -65,8 +65,12 @@ pub fn js_round(x: f64) -> f64 {
 
 impl Detector {
     pub fn new(graph: GraphModel, config: DetectorConfig) -> Result<Self, FaceError> {
+        Self::from_host(graph.host().map_err(|e| FaceError::Model(e.to_string()))?, config)
+    }
+
+    /// From a graph compiled for the host kernels (what the browser build loads).
+    pub fn from_host(graph: HostGraph, config: DetectorConfig) -> Result<Self, FaceError> {
         let outputs: Vec<String> = graph.output_names().into_iter().map(String::from).collect();
-        let graph = graph.host().map_err(|e| FaceError::Model(e.to_string()))?;
         let size = match graph.input_hwc() {
             [Some(h), Some(w), Some(3)] if h == w && h % 16 == 0 => h,
             other => return Err(FaceError::Model(format!("detector input must be square RGB, got {other:?}"))),

@@ -119,8 +119,8 @@ impl Engine {
     /// student weight file, all as bytes (the browser build embeds them).
     pub fn from_bytes(detector_json: &[u8], detector_bin: &[u8], student: &[u8]) -> Result<Self, SdkError> {
         let device = Device::flex();
-        let graph = GraphModel::from_bytes(detector_json, &[detector_bin], &device).map_err(|e| SdkError::Model(e.to_string()))?;
-        let detector = Detector::new(graph, DetectorConfig::default())?;
+        let graph = GraphModel::host_from_bytes(detector_json, &[detector_bin]).map_err(|e| SdkError::Model(e.to_string()))?;
+        let detector = Detector::from_host(graph, DetectorConfig::default())?;
         let (net, meta) = load(Student::shell(&device), student, STUDENT_ARCH).map_err(|e| SdkError::Model(e.to_string()))?;
         let stored = |k: &str| meta.thresholds.get(k).and_then(|v| v.as_f64()).map(|v| v as f32);
         let thresholds = Thresholds {

@@ -105,10 +105,8 @@ pub(crate) enum Op {
     /// Only feeds the weights of another op; never evaluated.
     Folded,
     Conv {
-        weight: Tensor<4>,
-        /// Kernel and bias as one matrix, for an image stem lowered to im2col + matmul.
-        stem: Option<Tensor<2>>,
-        bias: Option<Tensor<1>>,
+        /// The layer on burn; absent in a graph loaded for the host kernels only.
+        burn: Option<BurnConv>,
         kernel: [usize; 2],
         stride: [usize; 2],
         dilation: [usize; 2],
@@ -148,6 +146,14 @@ pub(crate) enum Op {
         end_mask: i64,
     },
     Pack,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct BurnConv {
+    weight: Tensor<4>,
+    /// Kernel and bias as one matrix, for an image stem lowered to im2col + matmul.
+    stem: Option<Tensor<2>>,
+    bias: Option<Tensor<1>>,
 }
 
 #[derive(Debug, Clone)]
@@ -199,7 +205,7 @@ impl GraphModel {
             }
             shards.push(bytes);
         }
-        Self::from_parts(&model, &shards, device).map_err(|e| match e {
+        Self::from_parts(&model, &shards, device, true).map_err(|e| match e {
             TfjsError::Format { reason, .. } => TfjsError::Format { path: model_json.to_path_buf(), reason },
             e => e,
         })
@@ -213,10 +219,19 @@ impl GraphModel {
             reason: e.to_string(),
         })?;
         let shards: Vec<Vec<u8>> = shards.iter().map(|s| s.to_vec()).collect();
-        Self::from_parts(&model, &shards, device)
+        Self::from_parts(&model, &shards, device, true)
     }
 
-    fn from_parts(model: &ModelJson, shards: &[Vec<u8>], device: &Device) -> Result<Self> {
+    /// The graph as bytes, compiled for the host kernels only: no burn tensor is made, so a
+    /// build that runs nothing else (the browser's) links none of burn's kernels.
+    pub fn host_from_bytes(model_json: &[u8], shards: &[&[u8]]) -> Result<crate::HostGraph> {
+        let model: ModelJson = serde_json::from_slice(model_json).map_err(|e| TfjsError::Format { path: "<embedded>".into(), reason: e.to_string() })?;
+        let shards: Vec<Vec<u8>> = shards.iter().map(|s| s.to_vec()).collect();
+        Self::from_parts(&model, &shards, &Device::default(), false)?.host()
+    }
+
+    /// `burn`: make the burn tensors `run` needs (false: only what [`GraphModel::host`] needs).
+    fn from_parts(model: &ModelJson, shards: &[Vec<u8>], device: &Device, burn: bool) -> Result<Self> {
         if shards.len() != model.weights_manifest.len() {
             return Err(TfjsError::Format {
                 path: "<model>".into(),
@@ -279,7 +294,11 @@ impl GraphModel {
                 }
                 "Const" => {
                     if used_as_data.contains(d.name.as_str()) {
-                        Op::Const(const_value(get_const(&d.name)?, device))
+                        let c = get_const(&d.name)?;
+                        match c {
+                            ConstData::F32 { data, .. } if !burn && data.len() != 1 => return Err(node_err(d, "float tensor constants are not supported by the host kernels")),
+                            _ => Op::Const(const_value(c, device)),
+                        }
                     } else {
                         Op::Folded
                     }
@@ -295,19 +314,20 @@ impl GraphModel {
                     }
                     let [kh, kw, cin, cout] = [shape[0], shape[1], shape[2], shape[3]];
                     let (w, dims, groups) = burn_kernel(k, [kh, kw, cin, cout], depthwise);
-                    let weight = Tensor::<4>::from_data(TensorData::new(w, dims), device);
-                    let (bias, act) = fused(d, &inputs_named, &consts, device)?;
+                    let (bias, act) = fused(d, &inputs_named, &consts, burn.then_some(device))?;
                     let host = host_conv(d, k, [kh, kw, cin, cout], depthwise, &inputs_named, &consts, act)?;
-                    let stem = (groups == 1 && cin <= STEM_MAX_CHANNELS && kh * kw > 1).then(|| stem_weight(&weight, bias.as_ref()));
+                    let burn = burn.then(|| {
+                        let weight = Tensor::<4>::from_data(TensorData::new(w, dims), device);
+                        let stem = (groups == 1 && cin <= STEM_MAX_CHANNELS && kh * kw > 1).then(|| stem_weight(&weight, bias.as_ref()));
+                        BurnConv { weight, stem, bias }
+                    });
                     let strides = d.attr_ints("strides").unwrap_or(vec![1, 1, 1, 1]);
                     let dil = d.attr_ints("dilations").unwrap_or(vec![1, 1, 1, 1]);
                     if strides.len() != 4 || dil.len() != 4 {
                         return Err(node_err(d, "strides/dilations must have 4 entries"));
                     }
                     Op::Conv {
-                        weight,
-                        stem,
-                        bias,
+                        burn,
                         kernel: [kh, kw],
                         stride: [strides[1] as usize, strides[2] as usize],
                         dilation: [dil[1] as usize, dil[2] as usize],
@@ -325,11 +345,14 @@ impl GraphModel {
                     if d.attr_bool("transpose_a") == Some(true) {
                         return Err(node_err(d, "transpose_a is not supported"));
                     }
+                    if !burn {
+                        return Err(node_err(d, "MatMul is not supported by the host kernels"));
+                    }
                     let mut weight = Tensor::<2>::from_data(TensorData::new(k, [shape[0], shape[1]]), device);
                     if d.attr_bool("transpose_b") == Some(true) {
                         weight = weight.transpose();
                     }
-                    let (bias, act) = fused(d, &inputs_named, &consts, device)?;
+                    let (bias, act) = fused(d, &inputs_named, &consts, Some(device))?;
                     Op::MatMul { weight, bias, act }
                 }
                 "Add" | "AddV2" | "BiasAdd" => Op::Binary(BinOp::Add),
@@ -408,7 +431,7 @@ impl GraphModel {
     /// (weights can seed another network with the same architecture).
     pub fn conv_weight(&self, node: &str) -> Option<Tensor<4>> {
         match &self.nodes[*self.index.get(node)?].op {
-            Op::Conv { weight, .. } => Some(weight.clone()),
+            Op::Conv { burn, .. } => burn.as_ref().map(|b| b.weight.clone()),
             _ => None,
         }
     }
@@ -523,7 +546,8 @@ impl GraphModel {
         Ok(match &node.op {
             Op::Input | Op::Folded => unreachable!("not evaluated"),
             Op::Const(v) => v.clone(),
-            Op::Conv { weight, stem, bias, kernel, stride, dilation, padding, groups, act, .. } => {
+            Op::Conv { burn, kernel, stride, dilation, padding, groups, act, .. } => {
+                let BurnConv { weight, stem, bias } = burn.as_ref().ok_or("graph loaded for the host kernels only")?;
                 let x = act4(arg(0)?)?;
                 let [_, _, h, w] = x.dims();
                 let pads = match padding {
@@ -721,7 +745,8 @@ pub fn same_pad(input: usize, kernel: usize, stride: usize, dilation: usize) -> 
     (total / 2, total - total / 2)
 }
 
-fn fused(d: &NodeDef, inputs: &[&str], consts: &HashMap<String, ConstData>, device: &Device) -> Result<(Option<Tensor<1>>, Act)> {
+/// The bias (as a burn tensor, where `device` is given) and activation a fused op adds.
+fn fused(d: &NodeDef, inputs: &[&str], consts: &HashMap<String, ConstData>, device: Option<&Device>) -> Result<(Option<Tensor<1>>, Act)> {
     let ops = d.attr_strings("fused_ops");
     let mut bias = None;
     let mut act = Act::None;
@@ -731,7 +756,7 @@ fn fused(d: &NodeDef, inputs: &[&str], consts: &HashMap<String, ConstData>, devi
                 let name = inputs.get(2).ok_or_else(|| node_err(d, "BiasAdd without bias input"))?;
                 match consts.get(*name) {
                     Some(ConstData::F32 { data, .. }) => {
-                        bias = Some(Tensor::<1>::from_data(TensorData::new(data.clone(), [data.len()]), device))
+                        bias = device.map(|device| Tensor::<1>::from_data(TensorData::new(data.clone(), [data.len()]), device))
                     }
                     _ => return Err(node_err(d, format!("bias `{name}` is not a float constant"))),
                 }

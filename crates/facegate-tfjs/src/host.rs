@@ -90,6 +90,7 @@ pub struct HostGraph {
     index: HashMap<String, usize>,
     input: usize,
     input_shape: [Option<usize>; 4],
+    outputs: Vec<String>,
 }
 
 fn compile_node(node: &Node) -> std::result::Result<HostOp, String> {
@@ -130,6 +131,7 @@ impl GraphModel {
             index: self.index.clone(),
             input: self.input,
             input_shape: self.input_shape,
+            outputs: self.output_names().into_iter().map(String::from).collect(),
         })
     }
 }
@@ -148,6 +150,11 @@ impl HostGraph {
     /// [H, W, C] the graph expects, where it declares them.
     pub fn input_hwc(&self) -> [Option<usize>; 3] {
         [self.input_shape[1], self.input_shape[2], self.input_shape[3]]
+    }
+
+    /// Names of nodes that nothing else consumes: the graph's outputs.
+    pub fn output_names(&self) -> Vec<&str> {
+        self.outputs.iter().map(String::as_str).collect()
     }
 
     /// Runs the graph on one NHWC image and returns the named nodes' values, in order. Only

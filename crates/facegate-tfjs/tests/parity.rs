@@ -67,10 +67,15 @@ fn check_model(name: &str) {
     });
 }
 
-/// The same fixtures through facegate-kernels, as the browser runs the detector.
+/// The same fixtures through facegate-kernels, loaded from bytes as the browser loads the
+/// detector (no burn tensor made).
 fn check_host(name: &str) {
-    check_model_with(name, &|graph, x, hwc, nodes| {
-        let host = graph.host().unwrap();
+    let dir = models_dir();
+    let json = std::fs::read(dir.join(format!("{name}.json"))).unwrap();
+    let bin = std::fs::read(dir.join(format!("{name}.bin"))).unwrap();
+    let host = GraphModel::host_from_bytes(&json, &[&bin]).unwrap();
+    check_model_with(name, &move |graph, x, hwc, nodes| {
+        assert_eq!(host.output_names(), graph.output_names());
         let x = facegate_kernels::Map::new(hwc[0], hwc[1], hwc[2], x).unwrap();
         host.run(x, nodes).unwrap().into_iter().map(|v| (v.tf_shape(), v.into_tf_vec())).collect()
     });
@@ -162,6 +167,9 @@ fn facemesh_detection_short_on_the_host_kernels_matches_tfjs() {
 fn the_host_kernels_refuse_a_graph_they_cannot_run() {
     let graph = GraphModel::load(&models_dir().join("antispoof.json"), &Device::flex()).unwrap();
     let err = graph.host().unwrap_err().to_string();
+    assert!(err.contains("not supported by the host kernels"), "{err}");
+    let (json, bin) = (std::fs::read(models_dir().join("antispoof.json")).unwrap(), std::fs::read(models_dir().join("antispoof.bin")).unwrap());
+    let err = GraphModel::host_from_bytes(&json, &[&bin]).unwrap_err().to_string();
     assert!(err.contains("not supported by the host kernels"), "{err}");
 }
 
