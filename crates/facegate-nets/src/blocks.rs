@@ -71,6 +71,12 @@ impl Layers for Shell {
     }
 }
 
+/// Zero padding on each side of a [`ConvBn`] with this kernel: the output keeps the input's
+/// size at stride 1.
+pub fn conv_pad(kernel: usize) -> usize {
+    kernel / 2
+}
+
 #[derive(Module, Debug)]
 pub struct ConvBn {
     conv: Conv2d,
@@ -85,6 +91,41 @@ pub struct KernelLayer {
 }
 
 impl KernelLayer {
+    /// A convolution and its (inference) batch norm, as stored (burn's `[out, in / groups,
+    /// kh, kw]` kernel; gamma, beta, running mean and variance), as one layer: the batch norm
+    /// folded into the kernel and a bias (per channel `y = conv(x) * s + t` is
+    /// `conv_{w*s}(x) + t`, four element-wise passes fewer), TF's layout, ReLU6 in the same
+    /// pass. `groups` is 1 (dense) or the channel count (depthwise).
+    #[allow(clippy::too_many_arguments)]
+    pub fn fold(weight: &[f32], [cout, per_group, kh, kw]: [usize; 4], groups: usize, stride: [usize; 2], pads: Pads, bn: &[Vec<f32>; 4], epsilon: f64) -> Result<Self, String> {
+        let [gamma, beta, mean, var] = bn;
+        if weight.len() != cout * per_group * kh * kw || bn.iter().any(|v| v.len() != cout) {
+            return Err(format!("a {cout}x{per_group}x{kh}x{kw} convolution with {} weights and batch norms of {:?}", weight.len(), bn.each_ref().map(Vec::len)));
+        }
+        let depthwise = groups > 1;
+        if depthwise && (groups != cout || per_group != 1) {
+            return Err(format!("{groups} groups of a {cout}x{per_group} convolution: only dense and depthwise ones are supported"));
+        }
+        let scale: Vec<f32> = gamma.iter().zip(var).map(|(g, v)| g / (v + epsilon as f32).sqrt()).collect();
+        let shift: Vec<f32> = beta.iter().zip(mean).zip(&scale).map(|((b, m), s)| b - m * s).collect();
+        let cin = if depthwise { cout } else { per_group };
+        // burn's [out, in / groups, kh, kw] to TF's [kh, kw, in, out] (depthwise: [kh, kw, c]).
+        let mut tf = vec![0f32; weight.len()];
+        for o in 0..cout {
+            for c in 0..per_group {
+                for y in 0..kh {
+                    for x in 0..kw {
+                        let at = if depthwise { (y * kw + x) * cout + o } else { ((y * kw + x) * cin + c) * cout + o };
+                        tf[at] = weight[((o * per_group + c) * kh + y) * kw + x] * scale[o];
+                    }
+                }
+            }
+        }
+        let kind = if depthwise { ConvKind::Depthwise } else { ConvKind::Dense };
+        let conv = facegate_kernels::Conv2d::new(kind, [kh, kw], stride, cin, cout, tf, Some(shift), Activation::Relu6).map_err(|e| e.0)?;
+        Ok(Self { conv, pads })
+    }
+
     pub fn run(&self, x: &Map) -> Map {
         self.conv.run(x, self.pads).expect("layer shapes are fixed by the network that made it")
     }
@@ -92,44 +133,22 @@ impl KernelLayer {
 
 impl ConvBn {
     pub fn new<L: Layers>(cin: usize, cout: usize, kernel: usize, stride: usize, groups: usize, device: &Device) -> Self {
-        let pad = kernel / 2;
+        let pad = conv_pad(kernel);
         let conv = L::conv(cin, cout, kernel, stride, groups, PaddingConfig2d::Explicit(pad, pad, pad, pad), device);
         Self { conv, bn: L::batch_norm(cout, device) }
     }
 
-    /// The layer for inference on facegate-kernels: the (inference) batch norm folded into the
-    /// kernel and a bias (per channel `y = conv(x) * s + t` is `conv_{w*s}(x) + t`, four
-    /// element-wise passes fewer), in TF's layout, ReLU6 in the same pass.
+    /// The layer for inference on facegate-kernels ([`KernelLayer::fold`]).
     pub fn kernels(&self) -> KernelLayer {
         let host = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().expect("f32 params");
-        let var = host(self.bn.running_var.value());
-        let scale: Vec<f32> = host(self.bn.gamma.val()).iter().zip(&var).map(|(g, v)| g / (v + self.bn.epsilon as f32).sqrt()).collect();
-        let shift: Vec<f32> = host(self.bn.beta.val()).iter().zip(host(self.bn.running_mean.value())).zip(&scale).map(|((b, m), s)| b - m * s).collect();
         let w = self.conv.weight.val();
-        let [cout, per_group, kh, kw] = w.dims();
-        let w = w.into_data().try_to_vec::<f32>().expect("f32 params");
-        let depthwise = self.conv.groups > 1;
-        let cin = if depthwise { cout } else { per_group };
-        // burn's [out, in / groups, kh, kw] to TF's [kh, kw, in, out] (depthwise: [kh, kw, c]).
-        let mut tf = vec![0f32; w.len()];
-        for o in 0..cout {
-            for c in 0..per_group {
-                for y in 0..kh {
-                    for x in 0..kw {
-                        let v = w[((o * per_group + c) * kh + y) * kw + x] * scale[o];
-                        let at = if depthwise { (y * kw + x) * cout + o } else { ((y * kw + x) * cin + c) * cout + o };
-                        tf[at] = v;
-                    }
-                }
-            }
-        }
-        let kind = if depthwise { ConvKind::Depthwise } else { ConvKind::Dense };
-        let conv = facegate_kernels::Conv2d::new(kind, [kh, kw], self.conv.stride, cin, cout, tf, Some(shift), Activation::Relu6).expect("a ConvBn's own shapes");
+        let dims = w.dims();
         let pads = match self.conv.padding {
             PaddingConfig2d::Explicit(top, left, bottom, right) => Pads { top, bottom, left, right },
             _ => unreachable!("ConvBn pads explicitly"),
         };
-        KernelLayer { conv, pads }
+        let bn = [host(self.bn.gamma.val()), host(self.bn.beta.val()), host(self.bn.running_mean.value()), host(self.bn.running_var.value())];
+        KernelLayer::fold(&w.into_data().try_to_vec::<f32>().expect("f32 params"), dims, self.conv.groups, self.conv.stride, pads, &bn, self.bn.epsilon).expect("a ConvBn's own shapes")
     }
 
     /// Replaces the kernel and the batch-norm affine terms (running statistics stay 0 / 1,

@@ -7,7 +7,11 @@
 //! who someone is. The liveness head also sees the middle stage: print and screen texture is
 //! a fine-scale cue that the deepest stage has pooled away.
 
-use crate::blocks::{ConvBn, Fresh, KernelLayer, Layers, SepBlock, Shell, nchw_input};
+use crate::blocks::{ConvBn, Fresh, KernelLayer, Layers, SepBlock, Shell, conv_pad, nchw_input};
+use crate::weights::{WeightsError, WeightsMeta, read_tensors};
+use burn::nn::BatchNormConfig;
+use facegate_kernels::Pads;
+use std::collections::HashMap;
 use facegate_kernels::{Map, linear, mean_window};
 use burn::module::Module;
 use burn::nn::Linear;
@@ -19,6 +23,15 @@ pub const STUDENT_ARCH: &str = "student-dwsep-128-e128";
 pub const EMBEDDING: usize = 128;
 /// Channels of the three stages aligned with the teachers (strides 4, 8, 16).
 pub const STAGE_CHANNELS: [usize; 3] = [64, 128, 256];
+/// Depthwise-separable blocks per stage; each stage's first block halves the map.
+pub const STAGE_BLOCKS: [usize; 3] = [2, 3, 3];
+/// The stem: a 3x3 stride-2 convolution from RGB to this many channels.
+const STEM_CHANNELS: usize = 32;
+
+/// Stride and input channels of block `i` of a stage from `cin` to `cout` channels.
+fn block_plan(i: usize, cin: usize, cout: usize) -> (usize, usize) {
+    if i == 0 { (2, cin) } else { (1, cout) }
+}
 
 #[derive(Module, Debug)]
 pub struct Student {
@@ -53,14 +66,20 @@ impl Student {
 
     fn build<L: Layers>(device: &Device) -> Self {
         let [c1, c2, c3] = STAGE_CHANNELS;
+        let [n1, n2, n3] = STAGE_BLOCKS;
         let blocks = |cin: usize, cout: usize, n: usize| {
-            (0..n).map(|i| SepBlock::new::<L>(if i == 0 { cin } else { cout }, cout, if i == 0 { 2 } else { 1 }, device)).collect::<Vec<_>>()
+            (0..n)
+                .map(|i| {
+                    let (stride, c) = block_plan(i, cin, cout);
+                    SepBlock::new::<L>(c, cout, stride, device)
+                })
+                .collect::<Vec<_>>()
         };
         Self {
-            stem: ConvBn::new::<L>(3, 32, 3, 2, 1, device),
-            stage1: blocks(32, c1, 2),
-            stage2: blocks(c1, c2, 3),
-            stage3: blocks(c2, c3, 3),
+            stem: ConvBn::new::<L>(3, STEM_CHANNELS, 3, 2, 1, device),
+            stage1: blocks(STEM_CHANNELS, c1, n1),
+            stage2: blocks(c1, c2, n2),
+            stage3: blocks(c2, c3, n3),
             embed: L::linear(c3, EMBEDDING, device),
             live: L::linear(c2 + c3, 1, device),
         }
@@ -122,6 +141,47 @@ pub struct StudentKernels {
 }
 
 impl StudentKernels {
+    /// Straight from a weight file, checked as [`crate::weights::load`] checks it (every
+    /// tensor of the network by name and shape, none left over), without making a burn tensor:
+    /// the browser build links none of burn's ops. Returns the file's header too.
+    pub fn from_file(bytes: &[u8]) -> Result<(Self, WeightsMeta), WeightsError> {
+        let (meta, tensors) = read_tensors(bytes, STUDENT_ARCH)?;
+        let mut named: HashMap<String, (Vec<usize>, Vec<f32>)> = tensors.into_iter().map(|(n, s, d)| (n, (s, d))).collect();
+        let mut take = |name: &str, shape: &[usize]| match named.remove(name) {
+            Some((s, d)) if s == shape => Ok(d),
+            Some((s, _)) => Err(WeightsError::Mismatch(format!("`{name}` {s:?} where the network has {shape:?}"))),
+            None => Err(WeightsError::Mismatch(format!("no tensor for `{name}`"))),
+        };
+        let epsilon = BatchNormConfig::new(1).epsilon;
+        let mut conv_bn = |prefix: &str, cin: usize, cout: usize, kernel: usize, stride: usize, groups: usize| {
+            let dims = [cout, cin / groups, kernel, kernel];
+            let weight = take(&format!("{prefix}.conv.weight"), &dims)?;
+            let bn = ["gamma", "beta", "running_mean", "running_var"].map(|k| take(&format!("{prefix}.bn.{k}"), &[cout]));
+            let [g, b, m, v] = bn;
+            let pads = Pads::same(conv_pad(kernel), conv_pad(kernel));
+            KernelLayer::fold(&weight, dims, groups, [stride, stride], pads, &[g?, b?, m?, v?], epsilon).map_err(WeightsError::Mismatch)
+        };
+        let stem = conv_bn("stem", 3, STEM_CHANNELS, 3, 2, 1)?;
+        let mut stages: [Vec<KernelLayer>; 3] = Default::default();
+        let mut cin = STEM_CHANNELS;
+        for (s, layers) in stages.iter_mut().enumerate() {
+            let cout = STAGE_CHANNELS[s];
+            for i in 0..STAGE_BLOCKS[s] {
+                let (stride, c) = block_plan(i, cin, cout);
+                layers.push(conv_bn(&format!("stage{}.{i}.dw", s + 1), c, c, 3, stride, c)?);
+                layers.push(conv_bn(&format!("stage{}.{i}.pw", s + 1), c, cout, 1, 1, 1)?);
+            }
+            cin = cout;
+        }
+        let [_, c2, c3] = STAGE_CHANNELS;
+        let embed = (take("embed.weight", &[c3, EMBEDDING])?, take("embed.bias", &[EMBEDDING])?);
+        let live = (take("live.weight", &[c2 + c3, 1])?, take("live.bias", &[1])?);
+        if let Some(extra) = named.keys().next() {
+            return Err(WeightsError::Mismatch(format!("`{extra}` and {} other tensors the network does not have", named.len() - 1)));
+        }
+        Ok((Self { stem, stages, embed, live }, meta))
+    }
+
     /// One HWC 0..255 crop of `STUDENT_INPUT` square: its unit embedding and live logit,
     /// wired as [`Student::forward`].
     pub fn run(&self, crop: &[f32]) -> (Vec<f32>, f32) {
@@ -296,15 +356,16 @@ mod tests {
     }
 
     /// Inference (facegate-kernels, batch norms folded, NHWC) answers as the training graph
-    /// does, on the shipped student and on a fresh network.
+    /// does: on the shipped student read straight from its file, and on a fresh network.
     #[test]
     fn the_kernels_answer_as_the_training_graph() {
         use crate::weights::load;
         let device = Device::flex();
         let bytes = include_bytes!("../../../models/student.fgw");
         let (shipped, _) = load(Student::shell(&device), bytes, STUDENT_ARCH).unwrap();
-        for net in [shipped, Student::new(&device).valid()] {
-            let kernels = net.kernels();
+        let (from_file, _) = StudentKernels::from_file(bytes).unwrap();
+        for (net, kernels) in [(shipped, Some(from_file)), (Student::new(&device).valid(), None)] {
+            let kernels = kernels.unwrap_or_else(|| net.kernels());
             let crops: Vec<Vec<f32>> = (0..3).map(|k| (0..STUDENT_INPUT * STUDENT_INPUT * 3).map(|i| ((i * 13 + i / 384 * 7 + k * 101) % 256) as f32).collect()).collect();
             let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
             let out = net.forward(student_input(&refs, &device));
@@ -318,6 +379,21 @@ mod tests {
             }
             assert_ne!(logits[0], logits[1], "two different crops");
         }
+    }
+
+    #[test]
+    fn reading_kernels_from_a_file_refuses_bad_files() {
+        let bytes = include_bytes!("../../../models/student.fgw");
+        assert!(matches!(StudentKernels::from_file(&bytes[..bytes.len() - 10]), Err(WeightsError::Truncated | WeightsError::Checksum)));
+        let mut tampered = bytes.to_vec();
+        let at = tampered.len() / 2;
+        tampered[at] ^= 0x40;
+        assert!(StudentKernels::from_file(&tampered).is_err());
+        let pad = crate::weights::to_bytes(&crate::PadNet::new(&Device::flex()), &WeightsMeta { arch: crate::PADNET_ARCH.into(), ..Default::default() });
+        assert!(matches!(StudentKernels::from_file(&pad), Err(WeightsError::Arch { .. })));
+        // Right architecture name, wrong tensors: refused by name and shape, not run.
+        let other = crate::weights::to_bytes(&crate::PadNet::new(&Device::flex()), &WeightsMeta { arch: STUDENT_ARCH.into(), ..Default::default() });
+        assert!(matches!(StudentKernels::from_file(&other), Err(WeightsError::Mismatch(_))));
     }
 
     #[test]

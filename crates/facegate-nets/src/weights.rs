@@ -234,10 +234,7 @@ pub fn read_meta(bytes: &[u8]) -> Result<WeightsMeta, WeightsError> {
 /// Loads weights into `module`, checking magic, version, checksum, architecture and every
 /// tensor's name and shape; on any error the module is returned untouched inside the error path.
 pub fn load<M: Module>(module: M, bytes: &[u8], arch: &str) -> Result<(M, WeightsMeta), WeightsError> {
-    let (meta, tensors) = parse(bytes)?;
-    if meta.arch != arch {
-        return Err(WeightsError::Arch { found: meta.arch, expected: arch.into() });
-    }
+    let (meta, tensors) = read_tensors(bytes, arch)?;
     let count = tensors.len();
     let mut a = Assign { path: Vec::new(), tensors: tensors.into_iter(), error: None };
     let module = module.map(&mut a);
@@ -250,7 +247,17 @@ pub fn load<M: Module>(module: M, bytes: &[u8], arch: &str) -> Result<(M, Weight
     Ok((module, meta))
 }
 
-type Tensors = Vec<(String, Vec<usize>, Vec<f32>)>;
+pub type Tensors = Vec<(String, Vec<usize>, Vec<f32>)>;
+
+/// The header and every tensor (name, shape, float32 values) of a file for `arch`, checked as
+/// [`load`] checks them, without a network to load them into.
+pub fn read_tensors(bytes: &[u8], arch: &str) -> Result<(WeightsMeta, Tensors), WeightsError> {
+    let (meta, tensors) = parse(bytes)?;
+    if meta.arch != arch {
+        return Err(WeightsError::Arch { found: meta.arch, expected: arch.into() });
+    }
+    Ok((meta, tensors))
+}
 
 fn parse(bytes: &[u8]) -> Result<(WeightsMeta, Tensors), WeightsError> {
     if bytes.len() < 4 || &bytes[..4] != MAGIC {

@@ -2,11 +2,10 @@
 
 use crate::error::SdkError;
 use crate::template::{Template, average, cosine};
-use burn::tensor::Device;
 use facegate_face::{Alignment, Detection, Detector, DetectorConfig, RgbImage, face_crop_view};
 use facegate_nets::student::{EMBEDDING, StudentKernels, embed_and_score, score};
-use facegate_nets::weights::{WeightsMeta, file_id, load};
-use facegate_nets::{STUDENT_ARCH, STUDENT_INPUT, Student};
+use facegate_nets::weights::{WeightsMeta, file_id};
+use facegate_nets::STUDENT_INPUT;
 use facegate_tfjs::GraphModel;
 use serde::Serialize;
 
@@ -118,10 +117,9 @@ impl Engine {
     /// Builds the engine from the detector graph (model.json + one weight shard) and the
     /// student weight file, all as bytes (the browser build embeds them).
     pub fn from_bytes(detector_json: &[u8], detector_bin: &[u8], student: &[u8]) -> Result<Self, SdkError> {
-        let device = Device::flex();
         let graph = GraphModel::host_from_bytes(detector_json, &[detector_bin]).map_err(|e| SdkError::Model(e.to_string()))?;
         let detector = Detector::from_host(graph, DetectorConfig::default())?;
-        let (net, meta) = load(Student::shell(&device), student, STUDENT_ARCH).map_err(|e| SdkError::Model(e.to_string()))?;
+        let (kernels, meta) = StudentKernels::from_file(student).map_err(|e| SdkError::Model(e.to_string()))?;
         let stored = |k: &str| meta.thresholds.get(k).and_then(|v| v.as_f64()).map(|v| v as f32);
         let thresholds = Thresholds {
             liveness: stored("liveness").ok_or_else(|| SdkError::Model("student file has no liveness threshold".into()))?,
@@ -129,7 +127,7 @@ impl Engine {
             min_enroll_frames: 3,
         };
         let model_id = file_id(student);
-        Ok(Self { detector, student: net.kernels(), meta, model_id, thresholds })
+        Ok(Self { detector, student: kernels, meta, model_id, thresholds })
     }
 
     pub fn meta(&self) -> &WeightsMeta {

@@ -205,7 +205,7 @@ impl GraphModel {
             }
             shards.push(bytes);
         }
-        Self::from_parts(&model, &shards, device, true).map_err(|e| match e {
+        Self::from_parts::<true>(&model, &shards, device).map_err(|e| match e {
             TfjsError::Format { reason, .. } => TfjsError::Format { path: model_json.to_path_buf(), reason },
             e => e,
         })
@@ -219,7 +219,7 @@ impl GraphModel {
             reason: e.to_string(),
         })?;
         let shards: Vec<Vec<u8>> = shards.iter().map(|s| s.to_vec()).collect();
-        Self::from_parts(&model, &shards, device, true)
+        Self::from_parts::<true>(&model, &shards, device)
     }
 
     /// The graph as bytes, compiled for the host kernels only: no burn tensor is made, so a
@@ -227,11 +227,13 @@ impl GraphModel {
     pub fn host_from_bytes(model_json: &[u8], shards: &[&[u8]]) -> Result<crate::HostGraph> {
         let model: ModelJson = serde_json::from_slice(model_json).map_err(|e| TfjsError::Format { path: "<embedded>".into(), reason: e.to_string() })?;
         let shards: Vec<Vec<u8>> = shards.iter().map(|s| s.to_vec()).collect();
-        Self::from_parts(&model, &shards, &Device::default(), false)?.host()
+        Self::from_parts::<false>(&model, &shards, &Device::default())?.host()
     }
 
-    /// `burn`: make the burn tensors `run` needs (false: only what [`GraphModel::host`] needs).
-    fn from_parts(model: &ModelJson, shards: &[Vec<u8>], device: &Device, burn: bool) -> Result<Self> {
+    /// `BURN`: make the burn tensors `run` needs (false: only what [`GraphModel::host`] needs;
+    /// a constant, so that build links none of burn's ops).
+    fn from_parts<const BURN: bool>(model: &ModelJson, shards: &[Vec<u8>], device: &Device) -> Result<Self> {
+        let burn = BURN;
         if shards.len() != model.weights_manifest.len() {
             return Err(TfjsError::Format {
                 path: "<model>".into(),
@@ -295,9 +297,10 @@ impl GraphModel {
                 "Const" => {
                     if used_as_data.contains(d.name.as_str()) {
                         let c = get_const(&d.name)?;
-                        match c {
-                            ConstData::F32 { data, .. } if !burn && data.len() != 1 => return Err(node_err(d, "float tensor constants are not supported by the host kernels")),
-                            _ => Op::Const(const_value(c, device)),
+                        match host_const(c) {
+                            Some(v) => Op::Const(v),
+                            None if burn => Op::Const(const_value(c, device)),
+                            None => return Err(node_err(d, "float tensor constants are not supported by the host kernels")),
                         }
                     } else {
                         Op::Folded
@@ -314,10 +317,11 @@ impl GraphModel {
                     }
                     let [kh, kw, cin, cout] = [shape[0], shape[1], shape[2], shape[3]];
                     let (w, dims, groups) = burn_kernel(k, [kh, kw, cin, cout], depthwise);
-                    let (bias, act) = fused(d, &inputs_named, &consts, burn.then_some(device))?;
-                    let host = host_conv(d, k, [kh, kw, cin, cout], depthwise, &inputs_named, &consts, act)?;
+                    let (bias, act) = fused(d, &inputs_named, &consts)?;
+                    let host = host_conv(d, k, [kh, kw, cin, cout], depthwise, bias.clone(), act)?;
                     let burn = burn.then(|| {
                         let weight = Tensor::<4>::from_data(TensorData::new(w, dims), device);
+                        let bias = bias.map(|b| rank1(b, device));
                         let stem = (groups == 1 && cin <= STEM_MAX_CHANNELS && kh * kw > 1).then(|| stem_weight(&weight, bias.as_ref()));
                         BurnConv { weight, stem, bias }
                     });
@@ -352,8 +356,8 @@ impl GraphModel {
                     if d.attr_bool("transpose_b") == Some(true) {
                         weight = weight.transpose();
                     }
-                    let (bias, act) = fused(d, &inputs_named, &consts, Some(device))?;
-                    Op::MatMul { weight, bias, act }
+                    let (bias, act) = fused(d, &inputs_named, &consts)?;
+                    Op::MatMul { weight, bias: bias.map(|b| rank1(b, device)), act }
                 }
                 "Add" | "AddV2" | "BiasAdd" => Op::Binary(BinOp::Add),
                 "Sub" => Op::Binary(BinOp::Sub),
@@ -697,28 +701,13 @@ pub(crate) fn strided_slice(data: &[i64], b: &[i64], e: &[i64], s: &[i64], shrin
 }
 
 /// A convolution node as a facegate-kernels layer, where it has a form there.
-fn host_conv(
-    d: &NodeDef,
-    k: &[f32],
-    [kh, kw, cin, cout]: [usize; 4],
-    depthwise: bool,
-    inputs: &[&str],
-    consts: &HashMap<String, ConstData>,
-    act: Act,
-) -> Result<Option<Box<facegate_kernels::Conv2d>>> {
+fn host_conv(d: &NodeDef, k: &[f32], [kh, kw, cin, cout]: [usize; 4], depthwise: bool, bias: Option<Vec<f32>>, act: Act) -> Result<Option<Box<facegate_kernels::Conv2d>>> {
     use facegate_kernels::{Activation, Conv2d, ConvKind};
     let dil = d.attr_ints("dilations").unwrap_or(vec![1, 1, 1, 1]);
     let strides = d.attr_ints("strides").unwrap_or(vec![1, 1, 1, 1]);
     if dil.iter().any(|&v| v != 1) || strides.len() != 4 || (depthwise && cout != 1) {
         return Ok(None);
     }
-    let bias = match d.attr_strings("fused_ops").first().map(String::as_str) {
-        Some("BiasAdd") => match inputs.get(2).and_then(|n| consts.get(*n)) {
-            Some(ConstData::F32 { data, .. }) => Some(data.clone()),
-            _ => return Err(node_err(d, "BiasAdd without a float bias")),
-        },
-        _ => None,
-    };
     let act = match act {
         Act::None => Activation::None,
         Act::Relu => Activation::Relu,
@@ -745,8 +734,13 @@ pub fn same_pad(input: usize, kernel: usize, stride: usize, dilation: usize) -> 
     (total / 2, total - total / 2)
 }
 
-/// The bias (as a burn tensor, where `device` is given) and activation a fused op adds.
-fn fused(d: &NodeDef, inputs: &[&str], consts: &HashMap<String, ConstData>, device: Option<&Device>) -> Result<(Option<Tensor<1>>, Act)> {
+fn rank1(data: Vec<f32>, device: &Device) -> Tensor<1> {
+    let n = data.len();
+    Tensor::from_data(TensorData::new(data, [n]), device)
+}
+
+/// The bias and activation a fused op adds.
+fn fused(d: &NodeDef, inputs: &[&str], consts: &HashMap<String, ConstData>) -> Result<(Option<Vec<f32>>, Act)> {
     let ops = d.attr_strings("fused_ops");
     let mut bias = None;
     let mut act = Act::None;
@@ -755,9 +749,7 @@ fn fused(d: &NodeDef, inputs: &[&str], consts: &HashMap<String, ConstData>, devi
             "BiasAdd" if i == 0 => {
                 let name = inputs.get(2).ok_or_else(|| node_err(d, "BiasAdd without bias input"))?;
                 match consts.get(*name) {
-                    Some(ConstData::F32 { data, .. }) => {
-                        bias = device.map(|device| Tensor::<1>::from_data(TensorData::new(data.clone(), [data.len()]), device))
-                    }
+                    Some(ConstData::F32 { data, .. }) => bias = Some(data.clone()),
                     _ => return Err(node_err(d, format!("bias `{name}` is not a float constant"))),
                 }
             }
@@ -769,12 +761,21 @@ fn fused(d: &NodeDef, inputs: &[&str], consts: &HashMap<String, ConstData>, devi
     Ok((bias, act))
 }
 
+/// A constant that needs no burn tensor: int tensors and float scalars.
+fn host_const(c: &ConstData) -> Option<Value> {
+    match c {
+        ConstData::I32 { shape, data } => Some(Value::Ints { shape: shape.clone(), data: data.iter().map(|&v| v as i64).collect() }),
+        ConstData::F32 { shape, data } if data.len() == 1 && shape.iter().all(|&s| s == 1) => Some(Value::Scalar(data[0])),
+        ConstData::F32 { .. } => None,
+    }
+}
+
+/// A float tensor constant on burn (what [`host_const`] leaves).
 fn const_value(c: &ConstData, device: &Device) -> Value {
     match c {
-        ConstData::I32 { shape, data } => Value::Ints { shape: shape.clone(), data: data.iter().map(|&v| v as i64).collect() },
+        ConstData::I32 { .. } => unreachable!("int constants are host values"),
         ConstData::F32 { shape, data } => match shape.len() {
             0 => Value::Scalar(data[0]),
-            _ if data.len() == 1 && shape.iter().all(|&s| s == 1) => Value::Scalar(data[0]),
             1 => Value::F1(Tensor::from_data(TensorData::new(data.clone(), [data.len()]), device)),
             2 => Value::F2(Tensor::from_data(TensorData::new(data.clone(), [shape[0], shape[1]]), device)),
             3 => Value::F3(Tensor::from_data(TensorData::new(data.clone(), [shape[0], shape[1], shape[2]]), device)),
