@@ -94,7 +94,7 @@ export class FaceGate {
   static async create(options = {}) {
     const backend = options.backend ?? 'auto';
     if (backend === 'webgpu') {
-      throw new FaceGateError('BACKEND_UNAVAILABLE', 'the WebGPU build is not shipped: burn\'s WebGPU backend makes the module ~21 MB and runs on software WebGPU in headless browsers; use "auto"');
+      throw new FaceGateError('BACKEND_UNAVAILABLE', 'there is no WebGPU build: facegate runs its own CPU kernels (SIMD128 where available), and a GPU path would need GPU kernels for the same layers; use "auto"');
     }
     if (!['auto', 'simd', 'wasm'].includes(backend)) throw new FaceGateError('BAD_OPTION', `unknown backend "${backend}"`);
     const simd = backend === 'simd' || (backend === 'auto' && simdSupported());
