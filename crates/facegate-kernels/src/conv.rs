@@ -103,20 +103,53 @@ impl Conv2d {
         matmul_bias(oh * ow, k, &cols, &self.weight, &self.bias)
     }
 
+    /// NHWC depthwise with stride 1 is, for one output row and one kernel tap, a single
+    /// multiply-add over the row's contiguous run of pixels x channels against the tap's
+    /// weights tiled to that run: long unit-stride loops SIMD128 vectorises whole. Pixels whose
+    /// taps reach into the padding (the ends of each row) and strided layers go pixel by pixel.
     fn depthwise(&self, x: &Map, pads: Pads, oh: usize, ow: usize) -> Vec<f32> {
         let [kh, kw] = self.kernel;
+        let [sh, sw] = self.stride;
         let c = self.cin;
-        let mut out = vec![0f32; oh * ow * c];
+        // Output columns whose every tap lies inside the row (stride 1 only).
+        let (lo, hi) = if sw == 1 { (pads.left.min(ow), (x.w + pads.left + 1).saturating_sub(kw).min(ow)) } else { (0, 0) };
+        let (lo, hi) = if lo < hi { (lo, hi) } else { (0, 0) };
+        let run = (hi - lo) * c;
+        let tiled: Vec<Vec<f32>> = if run > 0 { (0..kh * kw).map(|t| self.weight[t * c..][..c].repeat(hi - lo)).collect() } else { Vec::new() };
+        // Every output starts as its bias; the taps add to it.
+        let mut out = self.bias.repeat(oh * ow);
         for oy in 0..oh {
-            for ox in 0..ow {
-                let acc = &mut out[(oy * ow + ox) * c..][..c];
-                acc.copy_from_slice(&self.bias);
-                for ky in 0..kh {
-                    let Some(iy) = tap(oy, ky, self.stride[0], pads.top, x.h) else { continue };
-                    for kx in 0..kw {
-                        let Some(ix) = tap(ox, kx, self.stride[1], pads.left, x.w) else { continue };
-                        let w = &self.weight[(ky * kw + kx) * c..][..c];
-                        for ((a, &v), &k) in acc.iter_mut().zip(x.pixel(iy, ix)).zip(w) {
+            let (ky0, ky1) = taps(oy, sh, pads.top, x.h, kh);
+            let row = &mut out[oy * ow * c..][..ow * c];
+            if run > 0 {
+                let o = &mut row[lo * c..hi * c];
+                for ky in ky0..ky1 {
+                    let iy = oy * sh + ky - pads.top;
+                    let xs = |kx: usize| &x.data[(iy * x.w + lo + kx - pads.left) * c..][..run];
+                    let ws = |kx: usize| &tiled[ky * kw + kx][..run];
+                    if kw == 3 {
+                        // The row's three taps in one pass: a third of the loads and stores of `o`.
+                        let (x0, x1, x2, w0, w1, w2) = (xs(0), xs(1), xs(2), ws(0), ws(1), ws(2));
+                        for i in 0..run {
+                            o[i] += x0[i] * w0[i] + x1[i] * w1[i] + x2[i] * w2[i];
+                        }
+                    } else {
+                        for kx in 0..kw {
+                            for ((a, &v), &k) in o.iter_mut().zip(xs(kx)).zip(ws(kx)) {
+                                *a += v * k;
+                            }
+                        }
+                    }
+                }
+            }
+            for ox in (0..lo).chain(hi.max(lo)..ow) {
+                let (kx0, kx1) = taps(ox, sw, pads.left, x.w, kw);
+                let acc = &mut row[ox * c..][..c];
+                for ky in ky0..ky1 {
+                    let iy = oy * sh + ky - pads.top;
+                    for kx in kx0..kx1 {
+                        let px = &x.data[(iy * x.w + ox * sw + kx - pads.left) * c..][..c];
+                        for ((a, &v), &k) in acc.iter_mut().zip(px).zip(&self.weight[(ky * kw + kx) * c..][..c]) {
                             *a += v * k;
                         }
                     }
@@ -125,6 +158,12 @@ impl Conv2d {
         }
         out
     }
+}
+
+/// The kernel taps `k0..k1` of output cell `o` that read input cells (not padding).
+fn taps(o: usize, stride: usize, before: usize, len: usize, kernel: usize) -> (usize, usize) {
+    let start = o * stride;
+    (before.saturating_sub(start), kernel.min((len + before).saturating_sub(start)))
 }
 
 /// The input cell an output cell's kernel tap reads, or None where it falls in the padding.
@@ -216,22 +255,30 @@ mod tests {
 
     #[test]
     fn convolutions_equal_their_definition() {
-        let x = Map::new(9, 7, 5, values(9 * 7 * 5, 1)).unwrap();
+        // 5 channels (the depthwise remainder path alone) and 19 (two register blocks and a remainder).
+        for c in [5, 19] {
+            check_convolutions(c);
+        }
+    }
+
+    fn check_convolutions(cin: usize) {
+        let x = Map::new(9, 7, cin, values(9 * 7 * cin, 1)).unwrap();
         let cases = [
             (ConvKind::Dense, [1, 1], [1, 1], Pads::default(), 8, Activation::None),
             (ConvKind::Dense, [3, 3], [2, 2], Pads { top: 0, bottom: 1, left: 0, right: 1 }, 6, Activation::Relu),
             (ConvKind::Dense, [5, 5], [2, 2], Pads { top: 1, bottom: 2, left: 1, right: 2 }, 4, Activation::Relu6),
             (ConvKind::Dense, [1, 1], [2, 2], Pads::default(), 3, Activation::None),
-            (ConvKind::Depthwise, [3, 3], [1, 1], Pads::same(1, 1), 5, Activation::Relu6),
-            (ConvKind::Depthwise, [5, 5], [2, 2], Pads { top: 1, bottom: 2, left: 1, right: 2 }, 5, Activation::None),
+            (ConvKind::Depthwise, [3, 3], [1, 1], Pads::same(1, 1), cin, Activation::Relu6),
+            (ConvKind::Depthwise, [5, 5], [2, 2], Pads { top: 1, bottom: 2, left: 1, right: 2 }, cin, Activation::None),
+            (ConvKind::Depthwise, [3, 3], [2, 2], Pads { top: 0, bottom: 1, left: 0, right: 1 }, cin, Activation::Relu),
         ];
         for (i, (kind, kernel, stride, pads, cout, act)) in cases.into_iter().enumerate() {
-            let n = kernel[0] * kernel[1] * 5 * if kind == ConvKind::Dense { cout } else { 1 };
-            let conv = Conv2d::new(kind, kernel, stride, 5, cout, values(n, i + 2), Some(values(cout, i + 20)), act).unwrap();
+            let n = kernel[0] * kernel[1] * cin * if kind == ConvKind::Dense { cout } else { 1 };
+            let conv = Conv2d::new(kind, kernel, stride, cin, cout, values(n, i + 2), Some(values(cout, i + 20)), act).unwrap();
             let (got, want) = (conv.run(&x, pads).unwrap(), reference(&conv, &x, pads));
-            assert_eq!((got.h, got.w, got.c), (want.h, want.w, want.c), "case {i}");
+            assert_eq!((got.h, got.w, got.c), (want.h, want.w, want.c), "{cin} channels, case {i}");
             let gap = got.data.iter().zip(&want.data).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-            assert!(gap < 1e-5, "case {i}: off by {gap}");
+            assert!(gap < 1e-5, "{cin} channels, case {i}: off by {gap}");
         }
     }
 

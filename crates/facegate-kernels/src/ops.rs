@@ -28,7 +28,8 @@ pub fn max_pool(x: &Map, kernel: [usize; 2], stride: [usize; 2], pads: Pads) -> 
                 let Some(iy) = (oy * stride[0] + ky).checked_sub(pads.top).filter(|&i| i < x.h) else { continue };
                 for kx in 0..kernel[1] {
                     let Some(ix) = (ox * stride[1] + kx).checked_sub(pads.left).filter(|&i| i < x.w) else { continue };
-                    acc.iter_mut().zip(x.pixel(iy, ix)).for_each(|(a, &v)| *a = a.max(v));
+                    // A comparison, not `f32::max` (a call per value in wasm: see `Activation::apply`).
+                    acc.iter_mut().zip(x.pixel(iy, ix)).for_each(|(a, &v)| *a = if v > *a { v } else { *a });
                 }
             }
         }
