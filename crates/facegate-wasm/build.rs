@@ -2,7 +2,8 @@
 //! (never committed) and the exported student (committed in models/). The detector's float32
 //! weights are embedded as float16 (the TF.js manifest's own `float16` quantization): half the
 //! bytes, at no cost: BlazeFace's published weights are float16 values widened to float32, and
-//! tests/detector.rs finds the same boxes with both.
+//! tests/detector.rs finds the same boxes with both. The shard is stored as two byte planes
+//! (`byte_planes`), which gzips smaller.
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -26,11 +27,11 @@ fn main() {
     };
     let (json_path, bin_path) = (found(teachers.join(format!("{detector}.json")), hint), found(teachers.join(format!("{detector}.bin")), hint));
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let (json16, bin16) = (out.join("detector-f16.json"), out.join("detector-f16.bin"));
+    let (json16, bin16) = (out.join("detector-f16.json"), out.join("detector-f16.planes"));
     half_weights(&json_path, &bin_path, &json16, &bin16).unwrap_or_else(|e| panic!("{}: {e}", json_path.display()));
     println!("cargo:rustc-env=FACEGATE_DETECTOR_NAME={detector}");
     println!("cargo:rustc-env=FACEGATE_DETECTOR_JSON={}", json16.display());
-    println!("cargo:rustc-env=FACEGATE_DETECTOR_BIN={}", bin16.display());
+    println!("cargo:rustc-env=FACEGATE_DETECTOR_PLANES={}", bin16.display());
     println!("cargo:rustc-env=FACEGATE_DETECTOR_F32_JSON={}", json_path.display());
     println!("cargo:rustc-env=FACEGATE_DETECTOR_F32_BIN={}", bin_path.display());
     println!("cargo:rustc-env=FACEGATE_STUDENT_FILE={}", student.display());
@@ -84,5 +85,12 @@ fn half_weights(json_in: &Path, bin_in: &Path, json_out: &Path, bin_out: &Path) 
         }
     }
     std::fs::write(json_out, serde_json::to_vec(&model).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
-    std::fs::write(bin_out, out).map_err(|e| e.to_string())
+    std::fs::write(bin_out, byte_planes(&out)).map_err(|e| e.to_string())
+}
+
+/// The even bytes, then the odd ones (src/lib.rs `interleave` undoes it). A float16's sign and
+/// exponent byte varies little across a layer, so grouped they gzip better: BlazeFace's shard
+/// 256.8 -> 245.0 KB gzip, the same bytes once interleaved again.
+fn byte_planes(bytes: &[u8]) -> Vec<u8> {
+    bytes.iter().step_by(2).chain(bytes.iter().skip(1).step_by(2)).copied().collect()
 }

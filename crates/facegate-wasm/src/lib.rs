@@ -12,13 +12,40 @@ use wasm_bindgen::prelude::*;
 
 pub mod parity;
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn interleave_undoes_the_byte_planes() {
+        for n in [0usize, 1, 2, 7, 10] {
+            let bytes: Vec<u8> = (0..n as u8).collect();
+            let planes: Vec<u8> = bytes.iter().step_by(2).chain(bytes.iter().skip(1).step_by(2)).copied().collect();
+            assert_eq!(super::interleave(&planes), bytes, "{n} bytes");
+        }
+    }
+}
+
 static DETECTOR_JSON: &[u8] = include_bytes!(env!("FACEGATE_DETECTOR_JSON"));
-static DETECTOR_BIN: &[u8] = include_bytes!(env!("FACEGATE_DETECTOR_BIN"));
+/// The detector's weight shard as byte planes (build.rs `byte_planes`): see [`interleave`].
+static DETECTOR_PLANES: &[u8] = include_bytes!(env!("FACEGATE_DETECTOR_PLANES"));
 static STUDENT: &[u8] = include_bytes!(env!("FACEGATE_STUDENT_FILE"));
 
 #[wasm_bindgen(start)]
 pub fn start() {
     console_error_panic_hook::set_once();
+}
+
+/// The bytes build.rs split into planes (all even-indexed bytes, then all odd ones), in
+/// their order again.
+pub fn interleave(planes: &[u8]) -> Vec<u8> {
+    let (even, odd) = planes.split_at(planes.len().div_ceil(2));
+    let mut out = Vec::with_capacity(planes.len());
+    for (i, &b) in even.iter().enumerate() {
+        out.push(b);
+        if let Some(&o) = odd.get(i) {
+            out.push(o);
+        }
+    }
+    out
 }
 
 /// A JS `Error` named FaceGateError with the error's stable `code`.
@@ -96,7 +123,7 @@ impl Core {
     /// Builds the engine from the embedded models.
     #[wasm_bindgen(constructor)]
     pub fn new() -> Result<Core, JsValue> {
-        Ok(Core { engine: Engine::from_bytes(DETECTOR_JSON, DETECTOR_BIN, STUDENT).map_err(sdk)? })
+        Ok(Core { engine: Engine::from_bytes(DETECTOR_JSON, &interleave(DETECTOR_PLANES), STUDENT).map_err(sdk)? })
     }
 
     /// Model identity, operating points and the metrics the student reached.
@@ -110,7 +137,7 @@ impl Core {
             metrics: meta.metrics.clone(),
             simd: cfg!(target_feature = "simd128"),
             detector: env!("FACEGATE_DETECTOR_NAME"),
-            wasm_bytes_embedded: DETECTOR_JSON.len() + DETECTOR_BIN.len() + STUDENT.len(),
+            wasm_bytes_embedded: DETECTOR_JSON.len() + DETECTOR_PLANES.len() + STUDENT.len(),
         })
     }
 
