@@ -9,13 +9,11 @@
 
 use crate::blocks::{ConvBn, Fresh, KernelLayer, Layers, SepBlock, Shell, conv_pad, nchw_input};
 use crate::weights::{WeightsError, WeightsMeta, read_tensors};
-use burn::nn::BatchNormConfig;
-use facegate_kernels::Pads;
-use std::collections::HashMap;
-use facegate_kernels::{Map, linear, mean_window};
 use burn::module::Module;
-use burn::nn::Linear;
+use burn::nn::{BatchNormConfig, Linear};
 use burn::tensor::{Device, Tensor};
+use facegate_kernels::{Map, Pads, linear, mean_window};
+use std::collections::HashMap;
 
 pub const STUDENT_INPUT: usize = 128;
 pub const STUDENT_VIEW: f64 = 1.5;
