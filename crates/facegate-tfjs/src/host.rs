@@ -185,6 +185,16 @@ impl HostGraph {
         let mut input = Some(HostValue::Map(input));
         for i in (0..self.ops.len()).filter(|&i| needed[i]) {
             let ins = &self.inputs[i];
+            let node_err = |reason| TfjsError::Node { node: self.names[i].clone(), op: self.tf_ops[i].clone(), reason };
+            if let Some(out) = self.read_only(&self.ops[i], ins, &values) {
+                values[i] = Some(out.map_err(node_err)?);
+                for &j in ins {
+                    if last_use[j] == i && !matches!(self.ops[j], HostOp::Const(_)) {
+                        values[j] = None;
+                    }
+                }
+                continue;
+            }
             let args: Vec<HostValue> = ins
                 .iter()
                 .enumerate()
@@ -197,23 +207,50 @@ impl HostGraph {
             let out = if i == self.input {
                 input.take().expect("single input")
             } else {
-                self.eval(&self.ops[i], args).map_err(|reason| TfjsError::Node { node: self.names[i].clone(), op: self.tf_ops[i].clone(), reason })?
+                self.eval(&self.ops[i], args).map_err(node_err)?
             };
             values[i] = Some(out);
         }
         Ok(targets.iter().map(|&t| values[t].clone().expect("target evaluated")).collect())
     }
 
+    /// Ops that only read their input map run on a borrow, so a map another node still needs
+    /// (a residual branch) is not copied for them; None for the other ops.
+    fn read_only(&self, op: &HostOp, ins: &[usize], values: &[Option<HostValue>]) -> Option<std::result::Result<HostValue, String>> {
+        let map = |k: usize| match ins.get(k).and_then(|&j| values[j].as_ref()) {
+            Some(HostValue::Map(m)) => Ok(m),
+            Some(v) => Err(format!("expected a rank-4 activation of one image, got shape {:?}", v.tf_shape())),
+            None => Err(format!("missing input {k}")),
+        };
+        Some(match op {
+            HostOp::Conv { conv, padding } => map(0).and_then(|x| {
+                let pads = pads_for(*padding, x.h, x.w, conv.kernel(), conv.stride());
+                conv.run(x, pads).map(HostValue::Map).map_err(|e| e.0)
+            }),
+            HostOp::MaxPool { kernel, stride, padding } => map(0).and_then(|x| {
+                let pads = pads_for(*padding, x.h, x.w, *kernel, *stride);
+                max_pool(x, *kernel, *stride, pads).map(HostValue::Map).map_err(|e| e.0)
+            }),
+            HostOp::Pad => map(0).and_then(|x| {
+                let p = ins.get(1).and_then(|&j| values[j].as_ref()).ok_or("missing input 1")?;
+                match p.ints()? {
+                    [0, 0, top, bottom, left, right, c0, c1] if [top, bottom, left, right, c0, c1].iter().all(|v| **v >= 0) => {
+                        let pads = Pads { top: *top as usize, bottom: *bottom as usize, left: *left as usize, right: *right as usize };
+                        Ok(HostValue::Map(pad(x, pads, (*c0 as usize, *c1 as usize))))
+                    }
+                    p => Err(format!("Pad {p:?} of a batch of one")),
+                }
+            }),
+            _ => return None,
+        })
+    }
+
     fn eval(&self, op: &HostOp, mut args: Vec<HostValue>) -> std::result::Result<HostValue, String> {
         let mut arg = |i: usize| args.get_mut(i).map(|v| std::mem::replace(v, HostValue::Ints { shape: vec![], data: vec![] })).ok_or_else(|| format!("missing input {i}"));
         Ok(match op {
             HostOp::Input | HostOp::Folded => unreachable!("not evaluated"),
+            HostOp::Conv { .. } | HostOp::MaxPool { .. } | HostOp::Pad => unreachable!("run on a borrow (read_only)"),
             HostOp::Const(v) => v.clone(),
-            HostOp::Conv { conv, padding } => {
-                let x = arg(0)?.map()?;
-                let pads = pads_for(*padding, x.h, x.w, conv.kernel(), conv.stride());
-                HostValue::Map(conv.run(&x, pads).map_err(|e| e.0)?)
-            }
             HostOp::Add => {
                 let (mut a, b) = (arg(0)?.map()?, arg(1)?.map()?);
                 add_in_place(&mut a, &b).map_err(|e| e.0)?;
@@ -234,21 +271,6 @@ impl HostGraph {
                 }
             }
             HostOp::Identity => arg(0)?,
-            HostOp::MaxPool { kernel, stride, padding } => {
-                let x = arg(0)?.map()?;
-                let pads = pads_for(*padding, x.h, x.w, *kernel, *stride);
-                HostValue::Map(max_pool(&x, *kernel, *stride, pads).map_err(|e| e.0)?)
-            }
-            HostOp::Pad => {
-                let (x, p) = (arg(0)?.map()?, arg(1)?);
-                match p.ints()? {
-                    [0, 0, top, bottom, left, right, c0, c1] if [top, bottom, left, right, c0, c1].iter().all(|v| **v >= 0) => {
-                        let pads = Pads { top: *top as usize, bottom: *bottom as usize, left: *left as usize, right: *right as usize };
-                        HostValue::Map(pad(&x, pads, (*c0 as usize, *c1 as usize)))
-                    }
-                    p => return Err(format!("Pad {p:?} of a batch of one")),
-                }
-            }
             HostOp::Reshape => {
                 let (x, want) = (arg(0)?, arg(1)?);
                 let shape = reshape_target(&x.tf_shape(), want.ints()?)?;
