@@ -9,6 +9,7 @@ use crate::error::{Result, TfjsError};
 use crate::manifest::{ModelJson, NodeDef};
 use crate::lowering::{STEM_MAX_CHANNELS, conv_im2col, max_pool, stem_weight};
 use crate::ops::{act4, activate, binary, concat, from_tf_rank1, ints, map_float, nhwc_to_nchw_axis, pad_zero, to_tf_rank1};
+use crate::schedule::Schedule;
 use crate::weights::{ConstData, decode_weight};
 use burn::tensor::activation::{relu, sigmoid, softmax};
 use burn::tensor::module::conv2d;
@@ -489,47 +490,16 @@ impl GraphModel {
                 });
             }
         }
-        let targets: Vec<usize> = outputs
-            .iter()
-            .map(|n| self.index.get(*n).copied().ok_or_else(|| TfjsError::UnknownNode(n.to_string())))
-            .collect::<Result<_>>()?;
-        // Which nodes are needed, and after which step each value can be dropped.
-        let mut needed = vec![false; self.nodes.len()];
-        let mut stack = targets.clone();
-        while let Some(i) = stack.pop() {
-            if !needed[i] {
-                needed[i] = true;
-                stack.extend(&self.nodes[i].inputs);
-            }
-        }
-        let mut last_use = vec![0usize; self.nodes.len()];
-        for (i, n) in self.nodes.iter().enumerate() {
-            if needed[i] {
-                for &j in &n.inputs {
-                    last_use[j] = last_use[j].max(i);
-                }
-            }
-        }
-        for &t in &targets {
-            last_use[t] = usize::MAX;
-        }
+        let inputs: Vec<&[usize]> = self.nodes.iter().map(|n| n.inputs.as_slice()).collect();
+        let plan = Schedule::new(&self.index, &inputs, outputs)?;
         let mut values: Vec<Option<Value>> = vec![None; self.nodes.len()];
         let mut input = Some(Value::Act(input.permute([0, 3, 1, 2])));
         for (i, node) in self.nodes.iter().enumerate() {
-            if !needed[i] {
+            if !plan.needed[i] {
                 continue;
             }
             // A value's last reader takes it, so burn-flex can reuse its buffer in place.
-            let args: Vec<Value> = node
-                .inputs
-                .iter()
-                .enumerate()
-                .map(|(k, &j)| {
-                    let last = last_use[j] == i && !node.inputs[k + 1..].contains(&j) && !matches!(self.nodes[j].op, Op::Const(_));
-                    let v = if last { values[j].take() } else { values[j].clone() };
-                    v.expect("inputs evaluated in topological order")
-                })
-                .collect();
+            let args = plan.args(i, &node.inputs, &mut values, |j| matches!(self.nodes[j].op, Op::Const(_)));
             let out = if i == self.input {
                 input.take().expect("single input")
             } else {
@@ -541,7 +511,7 @@ impl GraphModel {
             };
             values[i] = Some(out);
         }
-        Ok(targets.iter().map(|&t| values[t].clone().expect("target evaluated")).collect())
+        Ok(plan.targets.iter().map(|&t| values[t].clone().expect("target evaluated")).collect())
     }
 
     fn eval(&self, node: &Node, mut args: Vec<Value>) -> std::result::Result<Value, String> {

@@ -8,6 +8,7 @@
 
 use crate::error::{Result, TfjsError};
 use crate::graph::{GraphModel, Node, Op, Padding, Value, reshape_target, same_pad, strided_slice};
+use crate::schedule::Schedule;
 use facegate_kernels::{Map, Pads, add_in_place, max_pool, pad};
 use std::collections::HashMap;
 
@@ -164,46 +165,24 @@ impl HostGraph {
         if [h, w, c].iter().zip([input.h, input.w, input.c]).any(|(want, got)| want.is_some_and(|v| v != got)) {
             return Err(TfjsError::InputShape { h: h.unwrap_or(0), w: w.unwrap_or(0), c: c.unwrap_or(0), got: vec![1, input.h, input.w, input.c] });
         }
-        let targets: Vec<usize> = outputs.iter().map(|n| self.index.get(*n).copied().ok_or_else(|| TfjsError::UnknownNode(n.to_string()))).collect::<Result<_>>()?;
-        let mut needed = vec![false; self.ops.len()];
-        let mut stack = targets.clone();
-        while let Some(i) = stack.pop() {
-            if !std::mem::replace(&mut needed[i], true) {
-                stack.extend(&self.inputs[i]);
-            }
-        }
-        let mut last_use = vec![0usize; self.ops.len()];
-        for i in (0..self.ops.len()).filter(|&i| needed[i]) {
-            for &j in &self.inputs[i] {
-                last_use[j] = last_use[j].max(i);
-            }
-        }
-        for &t in &targets {
-            last_use[t] = usize::MAX;
-        }
+        let inputs: Vec<&[usize]> = self.inputs.iter().map(Vec::as_slice).collect();
+        let plan = Schedule::new(&self.index, &inputs, outputs)?;
         let mut values: Vec<Option<HostValue>> = vec![None; self.ops.len()];
         let mut input = Some(HostValue::Map(input));
-        for i in (0..self.ops.len()).filter(|&i| needed[i]) {
+        let kept = |j: usize| matches!(self.ops[j], HostOp::Const(_));
+        for i in (0..self.ops.len()).filter(|&i| plan.needed[i]) {
             let ins = &self.inputs[i];
             let node_err = |reason| TfjsError::Node { node: self.names[i].clone(), op: self.tf_ops[i].clone(), reason };
             if let Some(out) = self.read_only(&self.ops[i], ins, &values) {
                 values[i] = Some(out.map_err(node_err)?);
                 for &j in ins {
-                    if last_use[j] == i && !matches!(self.ops[j], HostOp::Const(_)) {
+                    if plan.last_reader(i, j) && !kept(j) {
                         values[j] = None;
                     }
                 }
                 continue;
             }
-            let args: Vec<HostValue> = ins
-                .iter()
-                .enumerate()
-                .map(|(k, &j)| {
-                    let last = last_use[j] == i && !ins[k + 1..].contains(&j) && !matches!(self.ops[j], HostOp::Const(_));
-                    let v = if last { values[j].take() } else { values[j].clone() };
-                    v.expect("inputs evaluated in topological order")
-                })
-                .collect();
+            let args = plan.args(i, ins, &mut values, kept);
             let out = if i == self.input {
                 input.take().expect("single input")
             } else {
@@ -211,7 +190,7 @@ impl HostGraph {
             };
             values[i] = Some(out);
         }
-        Ok(targets.iter().map(|&t| values[t].clone().expect("target evaluated")).collect())
+        Ok(plan.targets.iter().map(|&t| values[t].clone().expect("target evaluated")).collect())
     }
 
     /// Ops that only read their input map run on a borrow, so a map another node still needs

@@ -11,6 +11,7 @@ mod host;
 mod lowering;
 mod manifest;
 mod ops;
+mod schedule;
 mod weights;
 
 pub use error::{Result, TfjsError};
