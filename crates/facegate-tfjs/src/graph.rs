@@ -317,10 +317,12 @@ impl GraphModel {
                         return Err(node_err(d, "only NHWC is supported"));
                     }
                     let [kh, kw, cin, cout] = [shape[0], shape[1], shape[2], shape[3]];
-                    let (w, dims, groups) = burn_kernel(k, [kh, kw, cin, cout], depthwise);
+                    let groups = if depthwise { cin } else { 1 };
                     let (bias, act) = fused(d, &inputs_named, &consts)?;
                     let host = host_conv(d, k, [kh, kw, cin, cout], depthwise, bias.clone(), act)?;
+                    // Burn's kernel layout only where burn runs: the browser's loading skips the transposition.
                     let burn = burn.then(|| {
+                        let (w, dims) = burn_kernel(k, [kh, kw, cin, cout], depthwise);
                         let weight = Tensor::<4>::from_data(TensorData::new(w, dims), device);
                         let bias = bias.map(|b| rank1(b, device));
                         let stem = (groups == 1 && cin <= STEM_MAX_CHANNELS && kh * kw > 1).then(|| stem_weight(&weight, bias.as_ref()));
@@ -629,8 +631,8 @@ impl GraphModel {
 
 /// TF kernel `[kh, kw, in, out]` (depthwise: `[kh, kw, in, multiplier]`) to burn's
 /// `[out, in / groups, kh, kw]`; a depthwise output channel is `c * multiplier + m`, as in TF.
-/// Returns the data, its dims and the group count.
-fn burn_kernel(k: &[f32], [kh, kw, cin, cout]: [usize; 4], depthwise: bool) -> (Vec<f32>, [usize; 4], usize) {
+/// Returns the data and its dims (the group count is `cin` for depthwise, else 1).
+fn burn_kernel(k: &[f32], [kh, kw, cin, cout]: [usize; 4], depthwise: bool) -> (Vec<f32>, [usize; 4]) {
     let mut w = vec![0f32; k.len()];
     for y in 0..kh {
         for x in 0..kw {
@@ -643,7 +645,7 @@ fn burn_kernel(k: &[f32], [kh, kw, cin, cout]: [usize; 4], depthwise: bool) -> (
             }
         }
     }
-    if depthwise { (w, [cin * cout, 1, kh, kw], cin) } else { (w, [cout, cin, kh, kw], 1) }
+    if depthwise { (w, [cin * cout, 1, kh, kw]) } else { (w, [cout, cin, kh, kw]) }
 }
 
 /// The shape `want` (one entry may be -1) means for a value of shape `from`.
