@@ -7,13 +7,13 @@ use crate::image::RgbImage;
 /// `tf.image.resizeBilinear(img, [h, w])` with `alignCorners = false`, `halfPixelCenters = false`.
 /// Returns HWC f32 in 0..255.
 pub fn resize_bilinear(img: &RgbImage, out_h: usize, out_w: usize) -> Vec<f32> {
-    resize_with(img.height(), img.width(), out_h, out_w, |x, y, c| img.at(x, y, c) as f64)
+    resize_rgb(img.data(), img.height(), img.width(), out_h, out_w)
 }
 
 /// The same resize on an HWC f32 RGB buffer (a crop being rescaled for another model).
 pub fn resize_bilinear_f32(src: &[f32], in_h: usize, in_w: usize, out_h: usize, out_w: usize) -> Vec<f32> {
     assert_eq!(src.len(), in_h * in_w * 3, "HWC RGB buffer");
-    resize_with(in_h, in_w, out_h, out_w, |x, y, c| src[(y * in_w + x) * 3 + c] as f64)
+    resize_rgb(src, in_h, in_w, out_h, out_w)
 }
 
 /// Bilinear blend of four neighbours in TF's order (along x first, then y).
@@ -24,14 +24,16 @@ fn lerp2(tl: f64, tr: f64, bl: f64, br: f64, fx: f64, fy: f64) -> f32 {
     (t + (b - t) * fy) as f32
 }
 
-fn resize_with(ih: usize, iw: usize, out_h: usize, out_w: usize, px: impl Fn(usize, usize, usize) -> f64) -> Vec<f32> {
+/// Reads two source rows per output row, by slice: the detector resizes every frame.
+fn resize_rgb<T: Copy + Into<f64>>(src: &[T], ih: usize, iw: usize, out_h: usize, out_w: usize) -> Vec<f32> {
     let ry = ih as f64 / out_h as f64;
     let rx = iw as f64 / out_w as f64;
+    // Per output column: the two source pixels' offsets in a row, and the weight of the right one.
     let cols: Vec<(usize, usize, f64)> = (0..out_w)
         .map(|c| {
             let f = rx * c as f64;
             let lo = f.floor().max(0.0);
-            (lo as usize, (f.ceil() as usize).min(iw - 1), f - lo)
+            (lo as usize * 3, (f.ceil() as usize).min(iw - 1) * 3, f - lo)
         })
         .collect();
     let mut out = Vec::with_capacity(out_h * out_w * 3);
@@ -39,9 +41,10 @@ fn resize_with(ih: usize, iw: usize, out_h: usize, out_w: usize, px: impl Fn(usi
         let f = ry * r as f64;
         let lo = f.floor().max(0.0);
         let (top, bot, fy) = (lo as usize, (f.ceil() as usize).min(ih - 1), f - lo);
+        let (t, b) = (&src[top * iw * 3..][..iw * 3], &src[bot * iw * 3..][..iw * 3]);
         for &(left, right, fx) in &cols {
             for ch in 0..3 {
-                out.push(lerp2(px(left, top, ch), px(right, top, ch), px(left, bot, ch), px(right, bot, ch), fx, fy));
+                out.push(lerp2(t[left + ch].into(), t[right + ch].into(), b[left + ch].into(), b[right + ch].into(), fx, fy));
             }
         }
     }
@@ -55,6 +58,16 @@ pub fn crop_and_resize(img: &RgbImage, y1: f32, x1: f32, y2: f32, x2: f32, out_h
     let (y1, x1, y2, x2) = (y1 as f64, x1 as f64, y2 as f64, x2 as f64);
     let hs = if out_h > 1 { (y2 - y1) * (ih - 1.0) / (out_h - 1) as f64 } else { 0.0 };
     let ws = if out_w > 1 { (x2 - x1) * (iw - 1.0) / (out_w - 1) as f64 } else { 0.0 };
+    let iw_px = img.width();
+    let data = img.data();
+    // Per output column: the two source pixels' offsets in a row and the right one's weight,
+    // None outside the image.
+    let cols: Vec<Option<(usize, usize, f64)>> = (0..out_w)
+        .map(|x| {
+            let xin = if out_w > 1 { x1 * (iw - 1.0) + x as f64 * ws } else { 0.5 * (x1 + x2) * (iw - 1.0) };
+            (0.0..=iw - 1.0).contains(&xin).then(|| (xin.floor() as usize * 3, xin.ceil() as usize * 3, xin - xin.floor()))
+        })
+        .collect();
     let mut out = vec![0f32; out_h * out_w * 3];
     for y in 0..out_h {
         let yin = if out_h > 1 { y1 * (ih - 1.0) + y as f64 * hs } else { 0.5 * (y1 + y2) * (ih - 1.0) };
@@ -63,16 +76,12 @@ pub fn crop_and_resize(img: &RgbImage, y1: f32, x1: f32, y2: f32, x2: f32, out_h
         }
         let (top, bot) = (yin.floor() as usize, yin.ceil() as usize);
         let fy = yin - yin.floor();
-        for x in 0..out_w {
-            let xin = if out_w > 1 { x1 * (iw - 1.0) + x as f64 * ws } else { 0.5 * (x1 + x2) * (iw - 1.0) };
-            if xin < 0.0 || xin > iw - 1.0 {
-                continue;
-            }
-            let (left, right) = (xin.floor() as usize, xin.ceil() as usize);
-            let fx = xin - xin.floor();
+        let (t, b) = (&data[top * iw_px * 3..][..iw_px * 3], &data[bot * iw_px * 3..][..iw_px * 3]);
+        for (x, col) in cols.iter().enumerate() {
+            let Some((left, right, fx)) = *col else { continue };
             for ch in 0..3 {
-                let p = |x: usize, y: usize| img.at(x, y, ch) as f64;
-                out[(y * out_w + x) * 3 + ch] = lerp2(p(left, top), p(right, top), p(left, bot), p(right, bot), fx, fy);
+                let p = |row: &[u8], at: usize| row[at + ch] as f64;
+                out[(y * out_w + x) * 3 + ch] = lerp2(p(t, left), p(t, right), p(b, left), p(b, right), fx, fy);
             }
         }
     }

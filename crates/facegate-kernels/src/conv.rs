@@ -1,6 +1,7 @@
 //! 2-D convolution: dense (im2col + one matrix product) and depthwise (direct, along the
 //! contiguous channels), each with its bias and activation in the same pass.
 
+use crate::lanes::F4;
 use crate::map::{Activation, Map, Pads, out_len};
 use crate::{Result, err};
 
@@ -72,11 +73,10 @@ impl Conv2d {
         if oh == 0 || ow == 0 {
             return err(format!("a {}x{} input is smaller than the {:?} kernel", x.h, x.w, self.kernel));
         }
-        let mut out = match self.kind {
+        let out = match self.kind {
             ConvKind::Dense => self.dense(x, pads, oh, ow),
             ConvKind::Depthwise => self.depthwise(x, pads, oh, ow),
         };
-        self.act.apply(&mut out);
         Ok(Map { h: oh, w: ow, c: self.cout, data: out })
     }
 
@@ -84,67 +84,65 @@ impl Conv2d {
         let [kh, kw] = self.kernel;
         let pointwise = kh == 1 && kw == 1 && self.stride == [1, 1] && pads.is_zero();
         if pointwise {
-            return matmul_bias(oh * ow, self.cin, &x.data, &self.weight, &self.bias);
+            return matmul_bias(oh * ow, self.cin, &x.data, &self.weight, &self.bias, self.act);
         }
         let k = kh * kw * self.cin;
         let mut cols = vec![0f32; oh * ow * k];
         for oy in 0..oh {
             for ox in 0..ow {
                 let row = &mut cols[(oy * ow + ox) * k..][..k];
+                let (kx0, kx1) = taps(ox, self.stride[1], pads.left, x.w, kw);
+                if kx0 == kx1 {
+                    continue;
+                }
+                let ix0 = ox * self.stride[1] + kx0 - pads.left;
                 for ky in 0..kh {
                     let Some(iy) = tap(oy, ky, self.stride[0], pads.top, x.h) else { continue };
-                    for kx in 0..kw {
-                        let Some(ix) = tap(ox, kx, self.stride[1], pads.left, x.w) else { continue };
-                        row[(ky * kw + kx) * self.cin..][..self.cin].copy_from_slice(x.pixel(iy, ix));
-                    }
+                    // The row's taps that read the image are one contiguous run of pixels.
+                    let run = (kx1 - kx0) * self.cin;
+                    row[(ky * kw + kx0) * self.cin..][..run].copy_from_slice(&x.data[(iy * x.w + ix0) * self.cin..][..run]);
                 }
             }
         }
-        matmul_bias(oh * ow, k, &cols, &self.weight, &self.bias)
+        matmul_bias(oh * ow, k, &cols, &self.weight, &self.bias, self.act)
     }
 
-    /// NHWC depthwise with stride 1 is, for one output row and one kernel tap, a single
-    /// multiply-add over the row's contiguous run of pixels x channels against the tap's
-    /// weights tiled to that run: long unit-stride loops SIMD128 vectorises whole. Pixels whose
-    /// taps reach into the padding (the ends of each row) and strided layers go pixel by pixel.
+    /// Depthwise, channels innermost. Layers with 3-wide kernels and whole groups of four
+    /// channels (every depthwise layer the detector and the student have) take the register
+    /// kernel `depthwise3` on each row's interior; the row ends, where taps reach into the
+    /// padding, and every other layer go pixel by pixel.
     fn depthwise(&self, x: &Map, pads: Pads, oh: usize, ow: usize) -> Vec<f32> {
         let [kh, kw] = self.kernel;
         let [sh, sw] = self.stride;
         let c = self.cin;
-        // Output columns whose every tap lies inside the row (stride 1 only).
-        let (lo, hi) = if sw == 1 { (pads.left.min(ow), (x.w + pads.left + 1).saturating_sub(kw).min(ow)) } else { (0, 0) };
-        let (lo, hi) = if lo < hi { (lo, hi) } else { (0, 0) };
-        let run = (hi - lo) * c;
-        let tiled: Vec<Vec<f32>> = if run > 0 { (0..kh * kw).map(|t| self.weight[t * c..][..c].repeat(hi - lo)).collect() } else { Vec::new() };
-        // Every output starts as its bias; the taps add to it.
-        let mut out = self.bias.repeat(oh * ow);
+        let fast = kw == 3 && kh <= 3 && c.is_multiple_of(4);
+        // Output columns whose every tap lies inside the row: ox * sw >= left and
+        // ox * sw + 2 < w + left.
+        let (lo, hi) = if fast { (pads.left.div_ceil(sw).min(ow), ((x.w + pads.left).saturating_sub(3) / sw + 1).min(ow)) } else { (0, 0) };
+        let (lo, hi) = if lo < hi && x.w + pads.left >= 3 { (lo, hi) } else { (0, 0) };
+        let mut out = vec![0f32; oh * ow * c];
         for oy in 0..oh {
             let (ky0, ky1) = taps(oy, sh, pads.top, x.h, kh);
             let row = &mut out[oy * ow * c..][..ow * c];
-            if run > 0 {
-                let o = &mut row[lo * c..hi * c];
-                for ky in ky0..ky1 {
+            if hi > lo {
+                let input = |ky: usize| {
                     let iy = oy * sh + ky - pads.top;
-                    let xs = |kx: usize| &x.data[(iy * x.w + lo + kx - pads.left) * c..][..run];
-                    let ws = |kx: usize| &tiled[ky * kw + kx][..run];
-                    if kw == 3 {
-                        // The row's three taps in one pass: a third of the loads and stores of `o`.
-                        let (x0, x1, x2, w0, w1, w2) = (xs(0), xs(1), xs(2), ws(0), ws(1), ws(2));
-                        for i in 0..run {
-                            o[i] += x0[i] * w0[i] + x1[i] * w1[i] + x2[i] * w2[i];
-                        }
-                    } else {
-                        for kx in 0..kw {
-                            for ((a, &v), &k) in o.iter_mut().zip(xs(kx)).zip(ws(kx)) {
-                                *a += v * k;
-                            }
-                        }
-                    }
+                    &x.data[(iy * x.w + lo * sw - pads.left) * c..(iy + 1) * x.w * c]
+                };
+                let w = |ky: usize| &self.weight[ky * 3 * c..][..3 * c];
+                let o = &mut row[lo * c..hi * c];
+                let (b, act) = (&self.bias[..], self.act);
+                match ky1 - ky0 {
+                    3 => depthwise3(o, sw, [input(ky0), input(ky0 + 1), input(ky0 + 2)], [w(ky0), w(ky0 + 1), w(ky0 + 2)], b, act),
+                    2 => depthwise3(o, sw, [input(ky0), input(ky0 + 1)], [w(ky0), w(ky0 + 1)], b, act),
+                    1 => depthwise3(o, sw, [input(ky0)], [w(ky0)], b, act),
+                    _ => depthwise3::<0>(o, sw, [], [], b, act),
                 }
             }
             for ox in (0..lo).chain(hi.max(lo)..ow) {
                 let (kx0, kx1) = taps(ox, sw, pads.left, x.w, kw);
                 let acc = &mut row[ox * c..][..c];
+                acc.copy_from_slice(&self.bias);
                 for ky in ky0..ky1 {
                     let iy = oy * sh + ky - pads.top;
                     for kx in kx0..kx1 {
@@ -154,9 +152,42 @@ impl Conv2d {
                         }
                     }
                 }
+                self.act.apply(acc);
             }
         }
         out
+    }
+}
+
+/// A 3-wide depthwise convolution along one output row: `out` holds `n` pixels of `c`
+/// channels (c a multiple of 4); `rows[r]` is the input row of kernel row r from the pixel
+/// under the first output's leftmost tap, at least `((n - 1) * stride + 3) * c` values;
+/// `weights[r]` its three taps, `3 * c` values. Each group of four channels keeps its `3R`
+/// weight vectors in registers while it walks the row: one load per multiply-add, where a
+/// loop over weights tiled along the row needs three (input, weight, running sum).
+fn depthwise3<const R: usize>(out: &mut [f32], stride: usize, rows: [&[f32]; R], weights: [&[f32]; R], bias: &[f32], act: Activation) {
+    let c = bias.len();
+    let n = out.len() / c.max(1);
+    assert!(c.is_multiple_of(4) && out.len() == n * c, "a whole number of pixels of whole channel groups");
+    let span = (n.max(1) - 1) * stride + 3;
+    assert!(rows.iter().all(|r| r.len() >= span * c) && weights.iter().all(|w| w.len() == 3 * c), "rows and taps cover the output");
+    for j in (0..c).step_by(4) {
+        // SAFETY: j + 4 <= c and every offset below stays inside the lengths asserted above:
+        // weights at kx * c + j (kx < 3), inputs at (p * stride + kx) * c + j with p < n,
+        // outputs at p * c + j.
+        unsafe {
+            let b = F4::load(bias.as_ptr().add(j));
+            let w: [[F4; 3]; R] = std::array::from_fn(|r| std::array::from_fn(|kx| F4::load(weights[r].as_ptr().add(kx * c + j))));
+            let (o, inputs) = (out.as_mut_ptr().add(j), rows.map(|r| r.as_ptr().add(j)));
+            for p in 0..n {
+                let mut acc = b;
+                for r in 0..R {
+                    let x = inputs[r].add(p * stride * c);
+                    acc = acc.mul_add(F4::load(x), w[r][0]).mul_add(F4::load(x.add(c)), w[r][1]).mul_add(F4::load(x.add(2 * c)), w[r][2]);
+                }
+                act.lanes(acc).store(o.add(p * c));
+            }
+        }
     }
 }
 
@@ -171,19 +202,23 @@ fn tap(o: usize, k: usize, stride: usize, before: usize, len: usize) -> Option<u
     (o * stride + k).checked_sub(before).filter(|&i| i < len)
 }
 
-/// `a [m, k] x b [k, n] + bias` (bias broadcast over rows), row-major.
-pub(crate) fn matmul_bias(m: usize, k: usize, a: &[f32], b: &[f32], bias: &[f32]) -> Vec<f32> {
+/// `act(a [m, k] x b [k, n] + bias)` (bias broadcast over rows), row-major; the bias and the
+/// activation in one pass over the product.
+pub(crate) fn matmul_bias(m: usize, k: usize, a: &[f32], b: &[f32], bias: &[f32], act: Activation) -> Vec<f32> {
     let n = bias.len();
     assert!(a.len() == m * k && b.len() == k * n, "matmul shapes are checked by the callers");
-    let mut out = Vec::with_capacity(m * n);
-    for _ in 0..m {
-        out.extend_from_slice(bias);
-    }
     if m == 0 || n == 0 || k == 0 {
+        let mut out = vec![0f32; m * n];
+        act.apply_with_bias(&mut out, bias);
         return out;
     }
-    // SAFETY: the three buffers hold exactly m*k, k*n and m*n values (checked above), laid out
-    // row-major with the strides given; dst does not alias the inputs.
+    // Not zero-filled first: the product overwrites every value (read_dst false), and
+    // clearing ~18 MB of outputs per detector frame was 4% of the browser's frame.
+    let mut out: Vec<f32> = Vec::with_capacity(m * n);
+    // SAFETY: the three buffers hold m*k, k*n and m*n values (checked above; dst by its
+    // capacity), laid out row-major with the strides given; dst does not alias the inputs.
+    // With read_dst false gemm only writes dst, every one of its m*n values, so they are
+    // initialised when the length is set.
     unsafe {
         gemm::gemm(
             m,
@@ -192,21 +227,23 @@ pub(crate) fn matmul_bias(m: usize, k: usize, a: &[f32], b: &[f32], bias: &[f32]
             out.as_mut_ptr(),
             1,
             n as isize,
-            true,
+            false,
             a.as_ptr(),
             1,
             k as isize,
             b.as_ptr(),
             1,
             n as isize,
-            1.0,
+            0.0,
             1.0,
             false,
             false,
             false,
             gemm::Parallelism::None,
         );
+        out.set_len(m * n);
     }
+    act.apply_with_bias(&mut out, bias);
     out
 }
 
@@ -255,8 +292,9 @@ mod tests {
 
     #[test]
     fn convolutions_equal_their_definition() {
-        // 5 channels (the depthwise remainder path alone) and 19 (two register blocks and a remainder).
-        for c in [5, 19] {
+        // 8 and 20 channels take the depthwise register kernel on each row's interior; 5 and 19
+        // go pixel by pixel.
+        for c in [5, 8, 19, 20] {
             check_convolutions(c);
         }
     }
@@ -271,6 +309,10 @@ mod tests {
             (ConvKind::Depthwise, [3, 3], [1, 1], Pads::same(1, 1), cin, Activation::Relu6),
             (ConvKind::Depthwise, [5, 5], [2, 2], Pads { top: 1, bottom: 2, left: 1, right: 2 }, cin, Activation::None),
             (ConvKind::Depthwise, [3, 3], [2, 2], Pads { top: 0, bottom: 1, left: 0, right: 1 }, cin, Activation::Relu),
+            // Rows with one, two and three kernel rows inside the map; no padding; one kernel row.
+            (ConvKind::Depthwise, [3, 3], [1, 1], Pads { top: 2, bottom: 2, left: 0, right: 2 }, cin, Activation::Relu),
+            (ConvKind::Depthwise, [3, 3], [1, 1], Pads::default(), cin, Activation::None),
+            (ConvKind::Depthwise, [1, 3], [1, 1], Pads::same(0, 1), cin, Activation::Relu6),
         ];
         for (i, (kind, kernel, stride, pads, cout, act)) in cases.into_iter().enumerate() {
             let n = kernel[0] * kernel[1] * cin * if kind == ConvKind::Dense { cout } else { 1 };

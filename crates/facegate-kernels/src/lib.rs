@@ -9,6 +9,7 @@
 //! facegate-nets).
 
 mod conv;
+mod lanes;
 mod map;
 mod ops;
 

@@ -1,5 +1,7 @@
 //! The activation map and the small values kernels take.
 
+use crate::lanes::F4;
+
 /// One image's activations, NHWC: `data[(y * w + x) * c + channel]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Map {
@@ -38,14 +40,43 @@ pub enum Activation {
 impl Activation {
     /// Written as comparisons, not `f32::max`: wasm's `f32.max` treats NaN otherwise than
     /// Rust's `max`, so `max` compiles to a call to `fmaxf` per value there (a quarter of the
-    /// frame), where comparisons vectorise.
+    /// frame), where comparisons vectorise. NaN becomes 0, as in every path below.
     pub fn apply(self, data: &mut [f32]) {
         match self {
             Activation::None => {}
-            Activation::Relu => data.iter_mut().for_each(|v| *v = if *v > 0.0 { *v } else { 0.0 }),
-            Activation::Relu6 => data.iter_mut().for_each(|v| *v = if *v > 6.0 { 6.0 } else if *v > 0.0 { *v } else { 0.0 }),
+            Activation::Relu => data.iter_mut().for_each(|v| *v = relu(*v)),
+            Activation::Relu6 => data.iter_mut().for_each(|v| *v = relu6(*v)),
         }
     }
+
+    /// `data = act(data + bias)`, the bias repeated along `data` (one value per channel).
+    pub fn apply_with_bias(self, data: &mut [f32], bias: &[f32]) {
+        let rows = data.chunks_exact_mut(bias.len().max(1));
+        match self {
+            Activation::None => rows.for_each(|r| r.iter_mut().zip(bias).for_each(|(v, b)| *v += b)),
+            Activation::Relu => rows.for_each(|r| r.iter_mut().zip(bias).for_each(|(v, b)| *v = relu(*v + b))),
+            Activation::Relu6 => rows.for_each(|r| r.iter_mut().zip(bias).for_each(|(v, b)| *v = relu6(*v + b))),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn lanes(self, v: F4) -> F4 {
+        match self {
+            Activation::None => v,
+            Activation::Relu => v.at_least(0.0),
+            Activation::Relu6 => v.at_least(0.0).at_most(6.0),
+        }
+    }
+}
+
+#[inline(always)]
+fn relu(v: f32) -> f32 {
+    if v > 0.0 { v } else { 0.0 }
+}
+
+#[inline(always)]
+fn relu6(v: f32) -> f32 {
+    if v > 6.0 { 6.0 } else if v > 0.0 { v } else { 0.0 }
 }
 
 /// Zero padding around a map: rows before and after, columns before and after. TF's 'SAME'
