@@ -121,7 +121,11 @@ pub fn tar_at_far(genuine: &[f32], impostor: &[f32], far: f64) -> (f64, f32) {
 
 /// Equal error rate: the threshold (among the observed scores and one above them all)
 /// where FAR on `neg` and FRR on `pos` are closest, and their mean there, since with
-/// finite samples they rarely meet exactly. Equal gaps go to the lower threshold.
+/// finite samples they rarely meet exactly. Equal gaps go to the lower threshold. When the
+/// two sets do not overlap at all, every threshold between them has no error, and the
+/// threshold is the middle of that gap: the lowest positive score, the first observed
+/// threshold there, would turn away every positive just below what dev happened to see
+/// (a student's liveness threshold chosen that way refused 30% of live camera frames).
 pub fn eer(pos: &[f32], neg: &[f32]) -> (f64, f32) {
     if pos.is_empty() || neg.is_empty() {
         return (f64::NAN, f32::NAN);
@@ -140,6 +144,12 @@ pub fn eer(pos: &[f32], neg: &[f32]) -> (f64, f32) {
         if gap < best.0 {
             best = (gap, (far + frr) / 2.0, t);
         }
+    }
+    let (top_neg, low_pos) = (n[n.len() - 1], p[0]);
+    if best.1 == 0.0 && top_neg < low_pos {
+        let mid = top_neg + (low_pos - top_neg) / 2.0;
+        // Adjacent floats have no middle: then the lowest positive, which still separates.
+        best.2 = if mid > top_neg { mid } else { low_pos };
     }
     (best.1, best.2)
 }
@@ -218,7 +228,9 @@ mod tests {
             eer(&[0.6, 0.7, 0.8, 0.9], &[0.1, 0.2, 0.3, 0.65]),
             (0.25, 0.65)
         );
-        assert_eq!(eer(&[0.9], &[0.1]), (0.0, 0.9));
+        // Apart: the middle of the gap, which still makes no error.
+        assert_eq!(eer(&[0.9, 0.95], &[0.1, 0.3]), (0.0, 0.6));
+        assert_eq!(eer(&[1.0f32.next_up()], &[1.0]), (0.0, 1.0f32.next_up()));
         let (e, t) = eer(&[], &[0.1]);
         assert!(e.is_nan() && t.is_nan());
     }
