@@ -70,12 +70,12 @@ impl Activation {
 }
 
 #[inline(always)]
-fn relu(v: f32) -> f32 {
+pub(crate) fn relu(v: f32) -> f32 {
     if v > 0.0 { v } else { 0.0 }
 }
 
 #[inline(always)]
-fn relu6(v: f32) -> f32 {
+pub(crate) fn relu6(v: f32) -> f32 {
     if v > 6.0 { 6.0 } else if v > 0.0 { v } else { 0.0 }
 }
 

@@ -1,15 +1,20 @@
 //! The other layers the two networks use: residual add, max pooling, zero padding, average
 //! pooling over a window, and a fully connected layer.
 
-use crate::map::{Map, Pads, out_len};
+use crate::map::{Activation, Map, Pads, out_len, relu, relu6};
 use crate::{Result, err};
 
-/// `a += b`, element by element (a residual connection).
-pub fn add_in_place(a: &mut Map, b: &Map) -> Result<()> {
+/// `a = act(a + b)`, element by element (a residual connection and the activation after it,
+/// in one pass).
+pub fn add_in_place(a: &mut Map, b: &Map, act: Activation) -> Result<()> {
     if (a.h, a.w, a.c) != (b.h, b.w, b.c) {
         return err(format!("cannot add a {}x{}x{} map to a {}x{}x{} one", b.h, b.w, b.c, a.h, a.w, a.c));
     }
-    a.data.iter_mut().zip(&b.data).for_each(|(x, y)| *x += y);
+    match act {
+        Activation::None => a.data.iter_mut().zip(&b.data).for_each(|(x, y)| *x += y),
+        Activation::Relu => a.data.iter_mut().zip(&b.data).for_each(|(x, y)| *x = relu(*x + y)),
+        Activation::Relu6 => a.data.iter_mut().zip(&b.data).for_each(|(x, y)| *x = relu6(*x + y)),
+    }
     Ok(())
 }
 
@@ -107,9 +112,12 @@ mod tests {
     #[test]
     fn add_mean_and_linear() {
         let mut a = ramp(2, 2, 1);
-        add_in_place(&mut a, &ramp(2, 2, 1)).unwrap();
+        add_in_place(&mut a, &ramp(2, 2, 1), Activation::None).unwrap();
         assert_eq!(a.data, vec![0.0, 2.0, 4.0, 6.0]);
-        assert!(add_in_place(&mut a, &ramp(2, 2, 2)).is_err());
+        let minus = Map::new(2, 2, 1, vec![-1.0, -1.0, -9.0, -3.0]).unwrap();
+        add_in_place(&mut a, &minus, Activation::Relu6).unwrap();
+        assert_eq!(a.data, vec![0.0, 1.0, 0.0, 3.0]);
+        assert!(add_in_place(&mut a, &ramp(2, 2, 2), Activation::None).is_err());
         assert_eq!(mean_window(&ramp(3, 3, 1), 1..3, 0..2).unwrap(), vec![(3.0 + 4.0 + 6.0 + 7.0) / 4.0]);
         assert!(mean_window(&ramp(3, 3, 1), 1..4, 0..2).is_err());
         assert_eq!(linear(&[1.0, 2.0], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[0.5, 0.0, 0.0]).unwrap(), vec![9.5, 12.0, 15.0]);

@@ -92,6 +92,9 @@ pub struct HostGraph {
     input: usize,
     input_shape: [Option<usize>; 4],
     outputs: Vec<String>,
+    /// For a residual Add whose only reader is a ReLU: that node and its activation, applied
+    /// in the Add's own pass (one pass over the map, not two) unless the Add is requested.
+    then_act: Vec<Option<(usize, facegate_kernels::Activation)>>,
 }
 
 fn compile_node(node: &Node) -> std::result::Result<HostOp, String> {
@@ -124,15 +127,34 @@ impl GraphModel {
         for node in &self.nodes {
             ops.push(compile_node(node).map_err(|reason| TfjsError::Node { node: node.name.clone(), op: node.tf_op.clone(), reason })?);
         }
+        let inputs: Vec<Vec<usize>> = self.nodes.iter().map(|n| n.inputs.clone()).collect();
+        let outputs: Vec<String> = self.output_names().into_iter().map(String::from).collect();
+        let mut readers = vec![Vec::new(); ops.len()];
+        for (i, ins) in inputs.iter().enumerate() {
+            for &j in ins {
+                readers[j].push(i);
+            }
+        }
+        let then_act = (0..ops.len())
+            .map(|i| match (&ops[i], readers[i].as_slice()) {
+                (HostOp::Add, &[r]) if inputs[r] == [i] && !outputs.contains(&self.nodes[i].name) => match ops[r] {
+                    HostOp::Relu => Some((r, facegate_kernels::Activation::Relu)),
+                    HostOp::Relu6 => Some((r, facegate_kernels::Activation::Relu6)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
         Ok(HostGraph {
             ops,
-            inputs: self.nodes.iter().map(|n| n.inputs.clone()).collect(),
+            inputs,
             names: self.nodes.iter().map(|n| n.name.clone()).collect(),
             tf_ops: self.nodes.iter().map(|n| n.tf_op.clone()).collect(),
             index: self.index.clone(),
             input: self.input,
             input_shape: self.input_shape,
-            outputs: self.output_names().into_iter().map(String::from).collect(),
+            outputs,
+            then_act,
         })
     }
 }
@@ -170,6 +192,8 @@ impl HostGraph {
         let mut values: Vec<Option<HostValue>> = vec![None; self.ops.len()];
         let mut input = Some(HostValue::Map(input));
         let kept = |j: usize| matches!(self.ops[j], HostOp::Const(_));
+        // ReLUs whose Add already applied them: they pass their input on.
+        let mut applied = vec![false; self.ops.len()];
         for i in (0..self.ops.len()).filter(|&i| plan.needed[i]) {
             let ins = &self.inputs[i];
             let node_err = |reason| TfjsError::Node { node: self.names[i].clone(), op: self.tf_ops[i].clone(), reason };
@@ -185,6 +209,11 @@ impl HostGraph {
             let args = plan.args(i, ins, &mut values, kept);
             let out = if i == self.input {
                 input.take().expect("single input")
+            } else if applied[i] {
+                args.into_iter().next().expect("the Add's value")
+            } else if let Some((r, act)) = self.then_act[i].filter(|_| !plan.targets.contains(&i)) {
+                applied[r] = true;
+                add(args, act).map_err(node_err)?
             } else {
                 self.eval(&self.ops[i], args).map_err(node_err)?
             };
@@ -230,11 +259,7 @@ impl HostGraph {
             HostOp::Input | HostOp::Folded => unreachable!("not evaluated"),
             HostOp::Conv { .. } | HostOp::MaxPool { .. } | HostOp::Pad => unreachable!("run on a borrow (read_only)"),
             HostOp::Const(v) => v.clone(),
-            HostOp::Add => {
-                let (mut a, b) = (arg(0)?.map()?, arg(1)?.map()?);
-                add_in_place(&mut a, &b).map_err(|e| e.0)?;
-                HostValue::Map(a)
-            }
+            HostOp::Add => add(args, facegate_kernels::Activation::None)?,
             HostOp::Relu | HostOp::Relu6 => {
                 let act = if matches!(op, HostOp::Relu) { facegate_kernels::Activation::Relu } else { facegate_kernels::Activation::Relu6 };
                 match arg(0)? {
@@ -278,6 +303,17 @@ impl HostGraph {
             }
         })
     }
+}
+
+/// `act(a + b)` for a residual Add's two maps, in the first one's buffer.
+fn add(args: Vec<HostValue>, act: facegate_kernels::Activation) -> std::result::Result<HostValue, String> {
+    let mut args = args.into_iter();
+    let (mut a, b) = match (args.next(), args.next()) {
+        (Some(a), Some(b)) => (a.map()?, b.map()?),
+        _ => return Err("Add of fewer than two inputs".into()),
+    };
+    add_in_place(&mut a, &b, act).map_err(|e| e.0)?;
+    Ok(HostValue::Map(a))
 }
 
 /// Row-major concatenation of float tensors along `axis` (negative counts from the end).
