@@ -49,7 +49,8 @@ impl Activation {
         }
     }
 
-    /// `data = act(data + bias)`, the bias repeated along `data` (one value per channel).
+    /// `data = act(data + bias)`, the bias repeated along `data` (one value per channel; a
+    /// residual map of `data`'s own length is added once).
     pub fn apply_with_bias(self, data: &mut [f32], bias: &[f32]) {
         let rows = data.chunks_exact_mut(bias.len().max(1));
         match self {
@@ -70,12 +71,12 @@ impl Activation {
 }
 
 #[inline(always)]
-pub(crate) fn relu(v: f32) -> f32 {
+fn relu(v: f32) -> f32 {
     if v > 0.0 { v } else { 0.0 }
 }
 
 #[inline(always)]
-pub(crate) fn relu6(v: f32) -> f32 {
+fn relu6(v: f32) -> f32 {
     if v > 6.0 { 6.0 } else if v > 0.0 { v } else { 0.0 }
 }
 

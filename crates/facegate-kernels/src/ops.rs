@@ -1,7 +1,7 @@
 //! The other layers the two networks use: residual add, max pooling, zero padding, average
 //! pooling over a window, and a fully connected layer.
 
-use crate::map::{Activation, Map, Pads, out_len, relu, relu6};
+use crate::map::{Activation, Map, Pads, out_len};
 use crate::{Result, err};
 
 /// `a = act(a + b)`, element by element (a residual connection and the activation after it,
@@ -10,11 +10,8 @@ pub fn add_in_place(a: &mut Map, b: &Map, act: Activation) -> Result<()> {
     if (a.h, a.w, a.c) != (b.h, b.w, b.c) {
         return err(format!("cannot add a {}x{}x{} map to a {}x{}x{} one", b.h, b.w, b.c, a.h, a.w, a.c));
     }
-    match act {
-        Activation::None => a.data.iter_mut().zip(&b.data).for_each(|(x, y)| *x += y),
-        Activation::Relu => a.data.iter_mut().zip(&b.data).for_each(|(x, y)| *x = relu(*x + y)),
-        Activation::Relu6 => a.data.iter_mut().zip(&b.data).for_each(|(x, y)| *x = relu6(*x + y)),
-    }
+    // `b` as one "row" repeated once: the same pass the convolutions' bias takes.
+    act.apply_with_bias(&mut a.data, &b.data);
     Ok(())
 }
 
