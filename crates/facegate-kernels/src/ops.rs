@@ -1,5 +1,6 @@
 //! The other layers the two networks use: residual add, max pooling, zero padding, average
-//! pooling over a window, and a fully connected layer.
+//! pooling over a window, and a fully connected layer; and the per-channel ops of the ONNX
+//! teachers (PReLU, a folded affine, squeeze-excitation's gate and sigmoid).
 
 use crate::map::{Activation, Map, Pads, out_len};
 use crate::{Result, err};
@@ -80,6 +81,54 @@ pub fn linear(x: &[f32], weight: &[f32], bias: &[f32]) -> Result<Vec<f32>> {
     Ok(out)
 }
 
+/// Checks that `per` (one value per channel, or one for all) repeats a whole number of times.
+fn channels_of(len: usize, per: &[f32], what: &str) -> Result<usize> {
+    let c = per.len();
+    if c == 0 || !len.is_multiple_of(c) {
+        return err(format!("{c} {what} values for {len} values of channels innermost"));
+    }
+    Ok(c)
+}
+
+/// PReLU, `x > 0 ? x : x * slope`, channels innermost with `slope` repeated along `data` (one
+/// per channel, or one for all). NaN stays NaN.
+pub fn prelu(data: &mut [f32], slope: &[f32]) -> Result<()> {
+    channels_of(data.len(), slope, "slope")?;
+    for row in data.chunks_exact_mut(slope.len()) {
+        row.iter_mut().zip(slope).for_each(|(v, &s)| *v = if *v > 0.0 { *v } else { *v * s });
+    }
+    Ok(())
+}
+
+/// `x * scale + shift` per channel (channels innermost; `scale` and `shift` of one length, one
+/// per channel or one for all): a batch normalisation or an input normalisation folded at load.
+pub fn affine(data: &mut [f32], scale: &[f32], shift: &[f32]) -> Result<()> {
+    channels_of(data.len(), scale, "scale")?;
+    if shift.len() != scale.len() {
+        return err(format!("{} shifts for {} scales", shift.len(), scale.len()));
+    }
+    for row in data.chunks_exact_mut(scale.len()) {
+        row.iter_mut().zip(scale.iter().zip(shift)).for_each(|(v, (&a, &b))| *v = *v * a + b);
+    }
+    Ok(())
+}
+
+/// Each channel of the map times its gate (squeeze-excitation's reweighting).
+pub fn scale_channels(x: &mut Map, gate: &[f32]) -> Result<()> {
+    if gate.len() != x.c {
+        return err(format!("{} gates for {} channels", gate.len(), x.c));
+    }
+    for px in x.data.chunks_exact_mut(x.c.max(1)) {
+        px.iter_mut().zip(gate).for_each(|(v, &g)| *v *= g);
+    }
+    Ok(())
+}
+
+/// The logistic function, `1 / (1 + e^-x)`, in place.
+pub fn sigmoid(data: &mut [f32]) {
+    data.iter_mut().for_each(|v| *v = 1.0 / (1.0 + (-*v).exp()));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +168,29 @@ mod tests {
         assert!(mean_window(&ramp(3, 3, 1), 1..4, 0..2).is_err());
         assert_eq!(linear(&[1.0, 2.0], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[0.5, 0.0, 0.0]).unwrap(), vec![9.5, 12.0, 15.0]);
         assert!(linear(&[1.0], &[1.0, 2.0], &[0.0]).is_err());
+    }
+
+    #[test]
+    fn per_channel_ops() {
+        let mut x = vec![-2.0, 3.0, -4.0, 5.0, f32::NAN, -1.0];
+        prelu(&mut x, &[0.5, -1.0]).unwrap();
+        assert_eq!(&x[..4], &[-1.0, 3.0, -2.0, 5.0]);
+        assert!(x[4].is_nan());
+        assert_eq!(x[5], 1.0);
+        let mut y = vec![1.0, 2.0, 3.0, 4.0];
+        prelu(&mut y, &[0.1]).unwrap();
+        assert_eq!(y, vec![1.0, 2.0, 3.0, 4.0]);
+        assert!(prelu(&mut y, &[0.1, 0.2, 0.3]).is_err());
+        let mut z = vec![1.0, 2.0, 3.0, 4.0];
+        affine(&mut z, &[2.0, -1.0], &[0.5, 0.0]).unwrap();
+        assert_eq!(z, vec![2.5, -2.0, 6.5, -4.0]);
+        assert!(affine(&mut z, &[1.0], &[1.0, 2.0]).is_err());
+        let mut m = ramp(1, 2, 2);
+        scale_channels(&mut m, &[2.0, 0.5]).unwrap();
+        assert_eq!(m.data, vec![0.0, 0.5, 4.0, 1.5]);
+        assert!(scale_channels(&mut m, &[1.0]).is_err());
+        let mut s = vec![0.0, 100.0, -100.0];
+        sigmoid(&mut s);
+        assert_eq!(s, vec![0.5, 1.0, 0.0]);
     }
 }
