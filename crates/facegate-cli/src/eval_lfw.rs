@@ -4,9 +4,9 @@ use crate::faces::{Cropper, check_dir};
 use crate::own_model::{Loaded, OwnModel};
 use crate::progress::Progress;
 use facegate_datasets::lfw::read_pairs;
-use facegate_face::Alignment;
+use facegate_face::{Alignment, CropSpec};
 use facegate_metrics::{Pair, auc, kfold_accuracy, tar_at_far};
-use facegate_teachers::{CROP, Recipe, Task, Teacher};
+use facegate_teachers::{CROP, OnnxKind, OnnxTeacher, Recipe, Task, Teacher};
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 /// A recognition teacher by name, or our student by weight-file path.
 enum FrModel {
     Teacher(Teacher),
+    /// SFace (ONNX), on landmark-aligned crops.
+    Onnx(OnnxTeacher),
     Student(Box<facegate_nets::Student>, facegate_nets::WeightsMeta),
 }
 
@@ -26,6 +28,12 @@ impl FrModel {
                 OwnModel::Pad(_) => Err(format!("`{model}` is not a face-recognition model").into()),
             };
         }
+        if let Some(kind) = OnnxTeacher::kind_of(model) {
+            if kind != OnnxKind::Sface {
+                return Err(format!("`{model}` is not a face-recognition model").into());
+            }
+            return Ok(FrModel::Onnx(OnnxTeacher::load(model)?));
+        }
         let teacher = Teacher::load(model, recipe, device)?;
         if teacher.spec.task != Task::Descriptor {
             return Err(format!("`{model}` is not a face-recognition model").into());
@@ -33,23 +41,19 @@ impl FrModel {
         Ok(FrModel::Teacher(teacher))
     }
 
-    fn input(&self) -> usize {
+    /// The crop the model reads.
+    fn crop_spec(&self, alignment: Alignment) -> CropSpec {
         match self {
-            FrModel::Teacher(_) => CROP,
-            FrModel::Student(..) => facegate_nets::STUDENT_INPUT,
-        }
-    }
-
-    fn view(&self) -> f64 {
-        match self {
-            FrModel::Teacher(_) => 1.0,
-            FrModel::Student(_, meta) => meta.view(),
+            FrModel::Teacher(_) => CropSpec::Box { size: CROP, view: 1.0, alignment },
+            FrModel::Onnx(t) => t.crop_spec(),
+            FrModel::Student(_, meta) => CropSpec::Box { size: facegate_nets::STUDENT_INPUT, view: meta.view(), alignment },
         }
     }
 
     fn embed(&self, crops: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, Box<dyn std::error::Error>> {
         Ok(match self {
             FrModel::Teacher(t) => t.predict(&crops.iter().map(|c| c.as_slice()).collect::<Vec<_>>())?,
+            FrModel::Onnx(t) => crops.iter().map(|c| t.forward(c)).collect::<Result<_, _>>()?,
             FrModel::Student(net, _) => facegate_train::distil::infer(net, crops).0,
         })
     }
@@ -73,14 +77,14 @@ pub fn run(args: &LfwArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
     pairs.retain(|p| p.fold < folds);
     let device = burn::tensor::Device::flex();
     let model = FrModel::load(args.model, args.recipe, &device)?;
-    let mut cropper = Cropper::new(&device, args.alignment, args.detector)?;
+    let mut cropper = Cropper::new(&device, args.detector)?;
     let mut images: Vec<PathBuf> = pairs.iter().flat_map(|p| [p.a.clone(), p.b.clone()]).collect();
     images.sort();
     images.dedup();
     let mut embeddings: HashMap<PathBuf, Vec<f32>> = HashMap::new();
     let mut progress = Progress::new(&format!("lfw {}", args.model), images.len());
     for chunk in images.chunks(args.batch.max(1)) {
-        let crops = chunk.iter().map(|p| cropper.crop(p, model.input(), model.view())).collect::<Result<Vec<_>, _>>()?;
+        let crops = chunk.iter().map(|p| cropper.cut(p, model.crop_spec(args.alignment))).collect::<Result<Vec<_>, _>>()?;
         for (path, e) in chunk.iter().zip(model.embed(&crops)?) {
             embeddings.insert(path.clone(), e);
         }
@@ -98,7 +102,7 @@ pub fn run(args: &LfwArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
     Ok(json!({
         "model": args.model,
         "recipe": args.recipe.to_string(),
-        "alignment": format!("{:?}", args.alignment).to_lowercase(),
+        "alignment": match model.crop_spec(args.alignment) { CropSpec::Aligned { .. } => "landmarks".to_string(), _ => format!("{:?}", args.alignment).to_lowercase() },
         "detector": args.detector,
         "folds": folds,
         "pairs": scored.len(),

@@ -3,17 +3,19 @@
 use crate::faces::{Cropper, check_dir};
 use crate::progress::Progress;
 use facegate_datasets::pad::{Label, Sample, folder, nuaa, replay};
-use facegate_datasets::splits::{PadSplits, Split};
-use facegate_face::Alignment;
-use facegate_metrics::{PadLabel, PadSample, eer_threshold, pad_report};
+use facegate_datasets::splits::{CrossCameraSplits, PadSplits, Split, is_full_frame};
+use facegate_face::{Alignment, CropSpec};
+use facegate_metrics::{PadLabel, PadSample, auc, eer_threshold, pad_report};
 use crate::own_model::Loaded;
-use facegate_teachers::{CROP, Recipe, Task, Teacher};
+use facegate_teachers::{CROP, OnnxKind, OnnxTeacher, Recipe, Task, Teacher};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
 /// A pretrained teacher by name, or one of our weight files by path.
 pub enum PadModel {
     Teacher(Teacher),
+    /// MiniFASNet (ONNX), on its own border-reflected 1.5x view.
+    Onnx(OnnxTeacher),
     Own(Loaded),
 }
 
@@ -23,6 +25,12 @@ impl PadModel {
         if Path::new(model).is_file() {
             return Ok(PadModel::Own(Loaded::open(model)?));
         }
+        if let Some(kind) = OnnxTeacher::kind_of(model) {
+            if kind != OnnxKind::Minifas {
+                return Err(format!("`{model}` is not an anti-spoofing model").into());
+            }
+            return Ok(PadModel::Onnx(OnnxTeacher::load(model)?));
+        }
         let teacher = Teacher::load(model, Recipe::Human, &device)?;
         if teacher.spec.task != Task::Liveness {
             return Err(format!("`{model}` is not an anti-spoofing model").into());
@@ -30,18 +38,12 @@ impl PadModel {
         Ok(PadModel::Teacher(teacher))
     }
 
-    pub fn crop_size(&self) -> usize {
+    /// The crop the model reads.
+    pub fn crop_spec(&self) -> CropSpec {
         match self {
-            PadModel::Teacher(_) => CROP,
-            PadModel::Own(m) => m.input(),
-        }
-    }
-
-    /// Face-box sides the model's crop spans.
-    pub fn view(&self) -> f64 {
-        match self {
-            PadModel::Teacher(_) => 1.0,
-            PadModel::Own(m) => m.meta.view(),
+            PadModel::Teacher(_) => CropSpec::Box { size: CROP, view: 1.0, alignment: Alignment::None },
+            PadModel::Onnx(t) => t.crop_spec(),
+            PadModel::Own(m) => CropSpec::Box { size: m.input(), view: m.meta.view(), alignment: Alignment::None },
         }
     }
 
@@ -52,6 +54,7 @@ impl PadModel {
                 let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
                 t.predict(&refs)?.into_iter().map(|p| p[0]).collect()
             }
+            PadModel::Onnx(t) => crops.iter().map(|c| t.live(c)).collect::<Result<_, _>>()?,
             PadModel::Own(m) => m.live(crops),
         })
     }
@@ -60,7 +63,7 @@ impl PadModel {
     pub fn stored_threshold(&self) -> Option<f32> {
         match self {
             PadModel::Own(m) => m.meta.thresholds.get("liveness").and_then(|v| v.as_f64()).map(|v| v as f32),
-            PadModel::Teacher(_) => None,
+            PadModel::Teacher(_) | PadModel::Onnx(_) => None,
         }
     }
 }
@@ -110,20 +113,34 @@ pub struct PadArgs<'a> {
     /// A committed split file and the data root it refers to: its dev split fixes the
     /// threshold, and `--replay` without `--replay-sets` scores its test sets.
     pub split: Option<(&'a Path, &'a Path)>,
+    /// A cross-camera protocol file (splits/pad-cross-camera.json) and the data root: its dev
+    /// sets fix the threshold and all its test sets are scored, reported per set and pooled
+    /// over full camera views and over tight crops.
+    pub protocol: Option<(&'a Path, &'a Path)>,
     pub batch: usize,
     pub scores: Option<&'a Path>,
     pub detector: &'a str,
 }
 
 pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
-    if args.test.is_empty() {
-        return Err("no test data: give --nuaa, --replay, --live or --attack".into());
+    if args.test.is_empty() && args.protocol.is_none() {
+        return Err("no test data: give --protocol, --nuaa, --replay, --live or --attack".into());
     }
     let device = burn::tensor::Device::flex();
     let model = PadModel::load(args.model)?;
-    let mut cropper = Cropper::new(&device, Alignment::None, args.detector)?;
+    let mut cropper = Cropper::new(&device, args.detector)?;
     let mut dev = if args.dev.is_empty() { Vec::new() } else { args.dev.samples("train")? };
-    let test = match args.split {
+    let test = match (args.protocol, args.split) {
+        (Some((file, root)), _) => {
+            let protocol = CrossCameraSplits::load(file)?;
+            dev.extend(protocol.samples(root, Split::Dev)?);
+            let mut test = protocol.samples(root, Split::Test)?;
+            if !args.test.is_empty() {
+                test.extend(args.test.samples("test")?);
+            }
+            test
+        }
+        (None, split) => match split {
         Some((file, root)) => {
             let splits = PadSplits::load(file)?;
             dev.extend(splits.nuaa(&root.join("nuaa"), Split::Dev)?);
@@ -135,12 +152,13 @@ pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
             test_sources.samples("test")?
         }
         None => args.test.samples("test")?,
+        },
     };
     let mut score = |samples: &[Sample], label: &str| -> Result<Vec<PadSample>, Box<dyn std::error::Error>> {
         let mut out = Vec::with_capacity(samples.len());
         let mut progress = Progress::new(&format!("pad {} {label}", args.model), samples.len());
         for chunk in samples.chunks(args.batch.max(1)) {
-            let crops = chunk.iter().map(|s| cropper.crop(&s.path, model.crop_size(), model.view())).collect::<Result<Vec<_>, _>>()?;
+            let crops = chunk.iter().map(|s| cropper.cut(&s.path, model.crop_spec())).collect::<Result<Vec<_>, _>>()?;
             for (s, p) in chunk.iter().zip(model.scores(&crops)?) {
                 out.push(PadSample { score: p, label: PadLabel::from(&s.label) });
             }
@@ -164,6 +182,17 @@ pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
     let obj = out.as_object_mut().expect("report is an object");
     obj.insert("model".into(), json!(args.model));
     obj.insert("per_group".into(), per_group(&test, &test_scores, threshold));
+    if args.protocol.is_some() {
+        let pooled = |keep: &dyn Fn(&str) -> bool| {
+            let part: Vec<PadSample> = test.iter().zip(&test_scores).filter(|(s, _)| keep(&s.group)).map(|(_, p)| p.clone()).collect();
+            serde_json::to_value(pad_report(&part, threshold)).unwrap_or_default()
+        };
+        obj.insert("full_frame".into(), pooled(&|g| is_full_frame(g)));
+        obj.insert("tight_crop".into(), pooled(&|g| !is_full_frame(g)));
+        obj.insert("nuaa".into(), pooled(&|g| g.starts_with("nuaa/")));
+        obj.insert("pad_frames".into(), pooled(&|g| g.starts_with("pad-frames/")));
+        obj.insert("dev_per_group".into(), per_group(&dev, &dev_scores, threshold));
+    }
     obj.insert("threshold_from".into(), json!(source));
     obj.insert("detector".into(), json!(args.detector));
     obj.insert("no_face".into(), json!(cropper.missed.len()));
@@ -187,6 +216,11 @@ fn write_scores(path: &Path, samples: &[Sample], scores: &[PadSample]) -> Result
 /// model fails matters as much as how often.
 fn per_group(samples: &[Sample], scores: &[PadSample], threshold: f32) -> serde_json::Value {
     let mut groups: std::collections::BTreeMap<&str, (usize, usize, usize, usize)> = Default::default();
+    let mut group_scores: std::collections::BTreeMap<&str, (Vec<f32>, Vec<f32>)> = Default::default();
+    for (s, p) in samples.iter().zip(scores) {
+        let g = group_scores.entry(s.group.as_str()).or_default();
+        if s.label == Label::Live { g.0.push(p.score) } else { g.1.push(p.score) }
+    }
     for (s, p) in samples.iter().zip(scores) {
         let g = groups.entry(s.group.as_str()).or_default();
         let accepted = p.score >= threshold;
@@ -205,7 +239,9 @@ fn per_group(samples: &[Sample], scores: &[PadSample], threshold: f32) -> serde_
     groups
         .into_iter()
         .map(|(g, (live, rejected, attacks, accepted))| {
-            (g.to_string(), json!({ "n_live": live, "bpcer": rate(rejected, live), "n_attack": attacks, "apcer": rate(accepted, attacks) }))
+            let (l, a) = &group_scores[g];
+            let auc = if l.is_empty() || a.is_empty() { serde_json::Value::Null } else { json!(auc(l, a)) };
+            (g.to_string(), json!({ "n_live": live, "bpcer": rate(rejected, live), "n_attack": attacks, "apcer": rate(accepted, attacks), "auc": auc }))
         })
         .collect::<serde_json::Map<_, _>>()
         .into()

@@ -1,7 +1,7 @@
 //! Dataset image -> the face crop every model reads, through the shared pipeline.
 
 use facegate_datasets::{DataError, load_rgb};
-use facegate_face::{Alignment, Detector, DetectorConfig, central_face, centred_square, crop_and_resize, face_crop_view, widen};
+use facegate_face::{CropSpec, Detection, Detector, DetectorConfig, central_face, centred_square, template4};
 use facegate_teachers::teachers_dir;
 use facegate_tfjs::GraphModel;
 use std::path::Path;
@@ -34,32 +34,49 @@ pub fn detector(device: &burn::tensor::Device, name: &str) -> Result<Detector, B
 /// Crops faces from dataset images and counts the images where the detector found none.
 pub struct Cropper {
     detector: Detector,
-    pub alignment: Alignment,
     pub missed: Vec<String>,
 }
 
 impl Cropper {
-    pub fn new(device: &burn::tensor::Device, alignment: Alignment, detector_name: &str) -> Result<Self, Box<dyn std::error::Error>> {
-        Ok(Self { detector: detector(device, detector_name)?, alignment, missed: Vec::new() })
+    pub fn new(device: &burn::tensor::Device, detector_name: &str) -> Result<Self, Box<dyn std::error::Error>> {
+        Ok(Self { detector: detector(device, detector_name)?, missed: Vec::new() })
     }
 
-    /// The `size`x`size` crop of the dataset subject (HWC, 0..255), spanning `view` face-box
-    /// sides. When the detector finds no face, the centred square of the image is used
-    /// (these sets are face crops already, and the training cache does the same) and the
-    /// file is recorded in `missed`.
-    pub fn crop(&mut self, path: &Path, size: usize, view: f64) -> Result<Vec<f32>, Box<dyn std::error::Error>> {
+    /// The dataset subject's crop as `spec` describes it. When the detector finds no face (or
+    /// its landmarks are degenerate), the image is taken as a centred face crop (these sets are
+    /// face crops already, and the training cache does the same) and the file is recorded in
+    /// `missed`.
+    pub fn cut(&mut self, path: &Path, spec: CropSpec) -> Result<Vec<f32>, Box<dyn std::error::Error>> {
         let img = load_rgb(path)?;
         let faces = self.detector.detect(&img)?;
-        match central_face(&faces, img.width(), img.height()) {
-            Some(face) => Ok(face_crop_view(&img, face, size, self.alignment, view)),
-            None => {
-                self.missed.push(path.display().to_string());
-                let [x1, y1, x2, y2] = widen(centred_square(img.width(), img.height()), view);
-                let (w, h) = (img.width() as f64, img.height() as f64);
-                Ok(crop_and_resize(&img, (y1 / h) as f32, (x1 / w) as f32, (y2 / h) as f32, (x2 / w) as f32, size, size))
-            }
+        if let Some(crop) = central_face(&faces, img.width(), img.height()).and_then(|face| spec.cut(&img, face)) {
+            return Ok(crop);
         }
+        self.missed.push(path.display().to_string());
+        let face = assumed_face(img.width(), img.height(), &spec);
+        Ok(spec.cut(&img, &face).expect("the assumed face has the template's landmarks"))
     }
+}
+
+/// The face a face-crop image is assumed to show when none is detected: for box crops the
+/// centred square itself (widened as a detected box would be, as the training cache does);
+/// for aligned crops the template's landmarks on that square; for reflected views a box that
+/// the view widens back to the square.
+fn assumed_face(width: usize, height: usize, spec: &CropSpec) -> Detection {
+    let square = centred_square(width, height);
+    let side = square[2] - square[0];
+    let view = match *spec {
+        CropSpec::Reflected { view, .. } => view,
+        CropSpec::Box { .. } | CropSpec::Aligned { .. } => 1.0,
+    };
+    let (cx, cy) = ((square[0] + square[2]) / 2.0, (square[1] + square[3]) / 2.0);
+    let half = side / view / 2.0;
+    let inner = [cx - half, cy - half, cx + half, cy + half];
+    let mut landmarks = [[cx, cy]; 6];
+    for (l, t) in landmarks.iter_mut().zip(template4(112)) {
+        *l = [square[0] + t[0] * side / 112.0, square[1] + t[1] * side / 112.0];
+    }
+    Detection { score: 0.0, raw_box: inner, square: inner, landmarks }
 }
 
 pub fn check_dir(path: &Path) -> Result<(), DataError> {

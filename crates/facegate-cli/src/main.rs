@@ -228,7 +228,7 @@ enum Export {
 enum Eval {
     /// LFW View 2: 10-fold verification accuracy, TAR at FAR 1e-3, ROC AUC.
     Lfw {
-        /// faceres | faceres-deep
+        /// faceres | faceres-deep | sface, or a facegate weight file
         #[arg(long)]
         model: String,
         /// LFW folder with pairs.txt and <Person>/<Person>_NNNN.jpg
@@ -258,7 +258,7 @@ enum Eval {
     /// The threshold is the EER point of the dev data when given (--dev-*), otherwise of the
     /// test data itself (reported as such).
     Pad {
-        /// antispoof | liveness
+        /// antispoof | liveness | minifas, or a facegate weight file
         #[arg(long)]
         model: String,
         /// NUAA folder: its official test split is scored.
@@ -280,7 +280,12 @@ enum Eval {
         /// without --replay-sets scores its test sets.
         #[arg(long)]
         split: Option<PathBuf>,
-        /// Data root the split file refers to (holds nuaa/ and replay/).
+        /// Cross-camera protocol file (splits/pad-cross-camera.json): its dev sets fix the
+        /// threshold and every test set is scored (per set, and pooled over full camera views
+        /// and over tight crops); --nuaa/--replay/... add more test data.
+        #[arg(long)]
+        protocol: Option<PathBuf>,
+        /// Data root the split or protocol file refers to (holds nuaa/, replay/, pad-frames/).
         #[arg(long, default_value = "../shared/data")]
         split_data: PathBuf,
         /// NUAA folder whose official train split is the dev data.
@@ -368,6 +373,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     live,
                     attack,
                     split,
+                    protocol,
                     split_data,
                     dev_nuaa,
                     dev_replay,
@@ -383,8 +389,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let test = eval_pad::PadSources { nuaa, replay, replay_sets, live, attack };
             let dev = eval_pad::PadSources { nuaa: dev_nuaa, replay: dev_replay, replay_sets: dev_replay_sets, live: dev_live, attack: dev_attack };
             let split = split.as_deref().map(|f| (f, split_data.as_path()));
+            let protocol = protocol.as_deref().map(|f| (f, split_data.as_path()));
             let detector = faces::detector_for(&model, detector)?;
-            (eval_pad::run(&eval_pad::PadArgs { model: &model, test: &test, dev: &dev, split, batch, scores: scores.as_deref(), detector: &detector })?, json)
+            (eval_pad::run(&eval_pad::PadArgs { model: &model, test: &test, dev: &dev, split, protocol, batch, scores: scores.as_deref(), detector: &detector })?, json)
         }
         Command::Train {
             what: Train::PadTeacher { data, splits, out, epochs, batch, lr, weight_decay, seed, max_steps, resume, init, extra_live, detector },

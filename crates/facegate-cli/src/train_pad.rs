@@ -5,7 +5,7 @@ use facegate_datasets::faces::celeba;
 use crate::progress::{Progress, epoch_reporter};
 use facegate_datasets::cache::{CONTEXT, FaceCache, cache_root};
 use facegate_datasets::pad::Sample;
-use facegate_datasets::splits::{PadSplits, Split};
+use facegate_datasets::splits::{CrossCameraSplits, PadSplits, Split};
 use facegate_nets::weights::WeightsMeta;
 use facegate_nets::{PADNET_ARCH, PADNET_INPUT, PADNET_VIEW};
 use facegate_train::pad_teacher::{PadTrainConfig, load_checkpoint, train};
@@ -54,7 +54,13 @@ pub fn split_cache(name: &str, samples: &[Sample], detector_name: &str) -> Resul
     Ok(cache)
 }
 
+/// The caches of one split of `splits`: a cross-camera protocol file (`sets` + `nuaa` by
+/// subject, one cache per split) or the older `splits/pad.json` (NUAA and replay caches).
 pub fn pad_caches(data: &Path, splits: &Path, split: Split, detector_name: &str) -> Result<Vec<FaceCache>, Box<dyn std::error::Error>> {
+    if let Ok(protocol) = CrossCameraSplits::load(splits) {
+        let stem = splits.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        return Ok(vec![split_cache(&format!("{stem}-{}", split.name()), &protocol.samples(data, split)?, detector_name)?]);
+    }
     let s = PadSplits::load(splits)?;
     let nuaa = s.nuaa(&data.join("nuaa"), split)?;
     let replay = s.replay(&data.join("replay"), split)?;

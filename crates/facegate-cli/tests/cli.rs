@@ -173,3 +173,37 @@ fn recalibrating_the_committed_student_gives_back_its_thresholds() {
     let tensors = facegate_nets::weights::tensor_section;
     assert!(tensors(&old).unwrap() == tensors(&new).unwrap(), "the weights changed");
 }
+
+/// SFace through facegate's own short-range detector, landmark alignment and kernels: the
+/// first LFW fold (the 10-fold figure is in README; floor set below the fold's measured value).
+#[test]
+fn sface_on_aligned_short_range_crops_is_accurate_on_the_first_lfw_fold() {
+    let dir = scratch("lfw-sface");
+    let json = dir.join("out.json");
+    let out = facegate(&[
+        "eval", "lfw", "--model", "sface", "--detector", "facemesh-detection-short", "--data", data().join("lfw").to_str().unwrap(), "--folds", "1",
+        "--json", json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!((v["pairs"].as_u64(), v["alignment"].as_str()), (Some(600), Some("landmarks")), "{v}");
+    assert!(v["accuracy"].as_f64().unwrap() >= 0.975, "{v}");
+    let out = facegate(&["eval", "lfw", "--model", "minifas", "--data", data().join("lfw").to_str().unwrap(), "--folds", "1"]);
+    assert_one_line_error(&out, "not a face-recognition model");
+}
+
+/// MiniFASNet on its own border-reflected view of full camera frames: one person, live
+/// against a printed photo of themself.
+#[test]
+fn minifas_tells_the_live_sequence_from_the_printed_photo() {
+    let seq = data().join("nuaa-sequences");
+    let dir = scratch("pad-minifas");
+    let json = dir.join("pad.json");
+    let out = facegate(&[
+        "eval", "pad", "--model", "minifas", "--detector", "facemesh-detection-short", "--live", seq.join("live").to_str().unwrap(), "--attack",
+        &format!("print={}", seq.join("print").display()), "--json", json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(v["auc"].as_f64().unwrap() >= 0.9, "{v}");
+}

@@ -57,6 +57,13 @@ pub fn nuaa(root: &Path, split: &str) -> Result<Vec<Sample>, DataError> {
 /// Replay sets under `root`: each `<set>/real` is live and `<set>/fake` a replay attack.
 /// `only` restricts to the named sets (all when empty).
 pub fn replay(root: &Path, only: &[String]) -> Result<Vec<Sample>, DataError> {
+    set_folders(root, "replay", only, "replay")
+}
+
+/// Sets in the `<set>/{real,fake}` layout under `root` (the `replay/` and `pad-frames/` folders),
+/// grouped as `<family>/<set>`, attacks labelled `attack_kind`. `only` restricts to the named
+/// sets (all when empty); a named set that is not there is an error.
+pub fn set_folders(root: &Path, family: &str, only: &[String], attack_kind: &str) -> Result<Vec<Sample>, DataError> {
     let mut sets: Vec<String> = Vec::new();
     for entry in std::fs::read_dir(root).map_err(io(root))? {
         let p = entry.map_err(io(root))?.path();
@@ -69,19 +76,19 @@ pub fn replay(root: &Path, only: &[String]) -> Result<Vec<Sample>, DataError> {
         if !sets.contains(name) {
             return Err(DataError::Io {
                 path: root.join(name),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such replay set (needs real/ or fake/)"),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such set (needs real/ or fake/)"),
             });
         }
     }
     let mut out = Vec::new();
     for set in sets.iter().filter(|s| only.is_empty() || only.contains(s)) {
-        for (sub, label) in [("real", Label::Live), ("fake", Label::Attack("replay".into()))] {
+        for (sub, label) in [("real", Label::Live), ("fake", Label::Attack(attack_kind.into()))] {
             let dir = root.join(set).join(sub);
             if !dir.is_dir() {
                 continue;
             }
             for path in images_in(&dir)? {
-                out.push(Sample { path, label: label.clone(), group: format!("replay/{set}") });
+                out.push(Sample { path, label: label.clone(), group: format!("{family}/{set}") });
             }
         }
     }

@@ -2,7 +2,7 @@
 //! (`splits/pad.json`), so every run and every reader agree and nothing leaks.
 
 use crate::error::{DataError, io};
-use crate::pad::{Sample, nuaa, replay};
+use crate::pad::{Sample, nuaa, replay, set_folders};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -69,5 +69,124 @@ impl PadSplits {
 
     pub fn replay(&self, root: &Path, split: Split) -> Result<Vec<Sample>, DataError> {
         replay(root, self.replay_sets(split))
+    }
+}
+
+/// The cross-camera protocol (`splits/pad-cross-camera.json`): whole sets — one person, room,
+/// camera and attack kit each — and NUAA subjects assigned to train, dev or test, so dev and
+/// test stand for cameras nothing was trained on.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CrossCameraSplits {
+    /// `<family>/<set>` per split, family `replay` or `pad-frames` (folders under the data root).
+    pub sets: BySplit,
+    /// NUAA subjects per split, over all four official lists.
+    pub nuaa: BySplit,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BySplit {
+    pub train: Vec<String>,
+    pub dev: Vec<String>,
+    pub test: Vec<String>,
+}
+
+impl BySplit {
+    pub fn get(&self, split: Split) -> &[String] {
+        match split {
+            Split::Train => &self.train,
+            Split::Dev => &self.dev,
+            Split::Test => &self.test,
+        }
+    }
+}
+
+/// The set families a split file may name, with the attack label of their `fake/` folders.
+pub const SET_FAMILIES: [(&str, &str); 2] = [("replay", "replay"), ("pad-frames", "print-or-replay")];
+
+impl CrossCameraSplits {
+    /// Loads and checks the file: no set or subject in two splits, >= 4 sets (NUAA counts as
+    /// one) in dev and in test, every name of a known family.
+    pub fn load(path: &Path) -> Result<Self, DataError> {
+        let text = std::fs::read_to_string(path).map_err(io(path))?;
+        let s: Self = serde_json::from_str(&text).map_err(|e| DataError::Malformed { path: path.to_path_buf(), line: e.line(), reason: e.to_string() })?;
+        s.check().map_err(|reason| DataError::Malformed { path: path.to_path_buf(), line: 0, reason })?;
+        Ok(s)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        for by in [&self.sets, &self.nuaa] {
+            let mut seen = std::collections::HashMap::new();
+            for split in [Split::Train, Split::Dev, Split::Test] {
+                for name in by.get(split) {
+                    if let Some(other) = seen.insert(name.as_str(), split) {
+                        return Err(format!("`{name}` is in both {} and {}", other.name(), split.name()));
+                    }
+                }
+            }
+        }
+        for name in self.sets.train.iter().chain(&self.sets.dev).chain(&self.sets.test) {
+            let family = name.split_once('/').map(|(f, _)| f).unwrap_or("");
+            if !SET_FAMILIES.iter().any(|(f, _)| *f == family) {
+                return Err(format!("`{name}` is not <replay|pad-frames>/<set>"));
+            }
+        }
+        for split in [Split::Dev, Split::Test] {
+            let n = self.sets.get(split).len() + usize::from(!self.nuaa.get(split).is_empty());
+            if n < 4 {
+                return Err(format!("{} has {n} sets, the protocol needs at least 4", split.name()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every sample of `split` under the data root (`replay/`, `pad-frames/`, `nuaa/`), grouped
+    /// by set (`pad-frames/<set>`, `replay/<set>`, `nuaa/<subject>`).
+    pub fn samples(&self, root: &Path, split: Split) -> Result<Vec<Sample>, DataError> {
+        let mut out = Vec::new();
+        for (family, kind) in SET_FAMILIES {
+            let names: Vec<String> = self.sets.get(split).iter().filter_map(|n| n.strip_prefix(family).and_then(|r| r.strip_prefix('/'))).map(String::from).collect();
+            if !names.is_empty() {
+                out.extend(set_folders(&root.join(family), family, &names, kind)?);
+            }
+        }
+        let subjects = self.nuaa.get(split);
+        if !subjects.is_empty() {
+            let dir = root.join("nuaa");
+            for list in ["train", "test"] {
+                out.extend(nuaa(&dir, list)?.into_iter().filter(|s| subjects.iter().any(|d| s.group == format!("nuaa/{d}"))));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Whether a sample group is a full camera view (the face with its surroundings: pad-frames,
+/// NUAA's loose crops) rather than a tight face cut-out (the replay sets): the protocol reports
+/// the two apart, since only the first shows paper and screen edges.
+pub fn is_full_frame(group: &str) -> bool {
+    group.starts_with("pad-frames/") || group.starts_with("nuaa/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<(), String> {
+        let s: CrossCameraSplits = serde_json::from_str(json).unwrap();
+        s.check()
+    }
+
+    #[test]
+    fn a_set_in_two_splits_is_refused() {
+        let ok = r#"{"sets": {"train": ["replay/a"], "dev": ["replay/b", "replay/c", "pad-frames/d"], "test": ["replay/e", "replay/f", "pad-frames/g"]}, "nuaa": {"train": ["0001"], "dev": ["0002"], "test": ["0003"]}}"#;
+        assert_eq!(parse(ok), Ok(()));
+        let twice = ok.replace(r#""test": ["replay/e""#, r#""test": ["replay/a""#);
+        assert!(parse(&twice).unwrap_err().contains("`replay/a` is in both train and test"));
+        let subject = ok.replace(r#""test": ["0003"]"#, r#""test": ["0002"]"#);
+        assert!(parse(&subject).unwrap_err().contains("`0002`"));
+        let small = ok.replace(r#""replay/b", "#, "");
+        assert!(parse(&small).unwrap_err().contains("dev has 3 sets"));
+        let foreign = ok.replace("replay/a", "lfw/a");
+        assert!(parse(&foreign).unwrap_err().contains("lfw/a"));
     }
 }

@@ -84,3 +84,30 @@ fn cache_round_trips_and_survives_a_corrupt_image() {
     assert!(FaceCache::open_or_build(&dir.join("empty"), "k", &[], &detector, 64, |_| {}).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The committed cross-camera protocol: every set on disk is assigned once, and no image,
+/// set or NUAA subject is in two splits.
+#[test]
+fn the_cross_camera_protocol_assigns_every_set_once() {
+    use facegate_datasets::splits::{CrossCameraSplits, SET_FAMILIES};
+    let s = CrossCameraSplits::load(&repo().join("splits/pad-cross-camera.json")).unwrap();
+    let named: HashSet<String> = s.sets.train.iter().chain(&s.sets.dev).chain(&s.sets.test).cloned().collect();
+    let mut on_disk = HashSet::new();
+    for (family, _) in SET_FAMILIES {
+        for e in std::fs::read_dir(data().join(family)).unwrap() {
+            on_disk.insert(format!("{family}/{}", e.unwrap().file_name().to_string_lossy()));
+        }
+    }
+    assert_eq!(named, on_disk, "sets on disk and in the split file differ");
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+    let mut groups: Vec<HashSet<String>> = Vec::new();
+    for split in [Split::Train, Split::Dev, Split::Test] {
+        let samples = s.samples(&data(), split).unwrap();
+        assert!(samples.iter().any(|x| x.label == Label::Live) && samples.iter().any(|x| x.label != Label::Live), "{split:?}");
+        for x in &samples {
+            assert!(seen.insert(x.path.clone()), "{} in two splits", x.path.display());
+        }
+        groups.push(samples.into_iter().map(|x| x.group).collect());
+    }
+    assert!(groups[0].is_disjoint(&groups[1]) && groups[0].is_disjoint(&groups[2]) && groups[1].is_disjoint(&groups[2]));
+}

