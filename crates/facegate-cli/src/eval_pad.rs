@@ -5,7 +5,7 @@ use crate::progress::Progress;
 use facegate_datasets::pad::{Label, Sample, folder, nuaa, replay};
 use facegate_datasets::splits::{CrossCameraSplits, PadSplits, Split, is_full_frame};
 use facegate_face::{Alignment, CropSpec};
-use facegate_metrics::{PadLabel, PadSample, auc, eer_threshold, pad_report};
+use facegate_metrics::{Calibration, PadLabel, PadSample, auc, eer_threshold, fuse, pad_report};
 use crate::own_model::Loaded;
 use facegate_teachers::{CROP, OnnxKind, OnnxTeacher, Recipe, Task, Teacher};
 use serde_json::json;
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 /// A pretrained teacher by name, or one of our weight files by path.
 pub enum PadModel {
     Teacher(Teacher),
-    /// MiniFASNet (ONNX), on its own border-reflected 1.5x view.
+    /// MiniFASNet (ONNX), on its own border-reflected wide view.
     Onnx(OnnxTeacher),
     Own(Loaded),
 }
@@ -127,7 +127,8 @@ pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
         return Err("no test data: give --protocol, --nuaa, --replay, --live or --attack".into());
     }
     let device = burn::tensor::Device::flex();
-    let model = PadModel::load(args.model)?;
+    // `A+B`: the calibrated fusion of several models (facegate_metrics::fuse).
+    let models = args.model.split('+').map(PadModel::load).collect::<Result<Vec<_>, _>>()?;
     let mut cropper = Cropper::new(&device, args.detector)?;
     let mut dev = if args.dev.is_empty() { Vec::new() } else { args.dev.samples("train")? };
     let test = match (args.protocol, args.split) {
@@ -140,8 +141,7 @@ pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
             }
             test
         }
-        (None, split) => match split {
-        Some((file, root)) => {
+        (None, Some((file, root))) => {
             let splits = PadSplits::load(file)?;
             dev.extend(splits.nuaa(&root.join("nuaa"), Split::Dev)?);
             dev.extend(splits.replay(&root.join("replay"), Split::Dev)?);
@@ -151,25 +151,46 @@ pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
             }
             test_sources.samples("test")?
         }
-        None => args.test.samples("test")?,
-        },
+        (None, None) => args.test.samples("test")?,
     };
-    let mut score = |samples: &[Sample], label: &str| -> Result<Vec<PadSample>, Box<dyn std::error::Error>> {
-        let mut out = Vec::with_capacity(samples.len());
+    if models.len() > 1 && dev.is_empty() {
+        return Err("a fusion (A+B) is calibrated on dev data: give --protocol, --split or --dev-*".into());
+    }
+    // Every member's P(live) for each sample; the image is detected once for all members.
+    let mut score = |samples: &[Sample], label: &str| -> Result<Vec<Vec<f32>>, Box<dyn std::error::Error>> {
+        let mut out = vec![Vec::with_capacity(samples.len()); models.len()];
+        let specs: Vec<CropSpec> = models.iter().map(PadModel::crop_spec).collect();
         let mut progress = Progress::new(&format!("pad {} {label}", args.model), samples.len());
         for chunk in samples.chunks(args.batch.max(1)) {
-            let crops = chunk.iter().map(|s| cropper.cut(&s.path, model.crop_spec())).collect::<Result<Vec<_>, _>>()?;
-            for (s, p) in chunk.iter().zip(model.scores(&crops)?) {
-                out.push(PadSample { score: p, label: PadLabel::from(&s.label) });
+            let crops = chunk.iter().map(|s| cropper.cut_each(&s.path, &specs)).collect::<Result<Vec<_>, _>>()?;
+            for (k, model) in models.iter().enumerate() {
+                let member: Vec<Vec<f32>> = crops.iter().map(|c| c[k].clone()).collect();
+                out[k].extend(model.scores(&member)?);
             }
             progress.inc(chunk.len());
         }
         progress.finish();
         Ok(out)
     };
-    let dev_scores = score(&dev, "dev")?;
-    let test_scores = score(&test, "test")?;
-    let (threshold, source) = match (dev_scores.is_empty(), model.stored_threshold()) {
+    let labelled = |samples: &[Sample], scores: Vec<f32>| -> Vec<PadSample> {
+        samples.iter().zip(scores).map(|(s, score)| PadSample { score, label: PadLabel::from(&s.label) }).collect()
+    };
+    let (dev_members, test_members) = (score(&dev, "dev")?, score(&test, "test")?);
+    let mut fusion = serde_json::Value::Null;
+    let (dev_scores, test_scores) = if models.len() == 1 {
+        let [d, t] = [dev_members, test_members].map(|mut m| m.swap_remove(0));
+        (labelled(&dev, d), labelled(&test, t))
+    } else {
+        let calibrations = dev_members
+            .iter()
+            .map(|m| Calibration::fit(&labelled(&dev, m.clone())))
+            .collect::<Option<Vec<_>>>()
+            .ok_or("a fusion member cannot be calibrated: its dev scores lack a class or all agree")?;
+        fusion = json!(args.model.split('+').zip(&calibrations).map(|(m, c)| json!({ "model": m, "calibration": c })).collect::<Vec<_>>());
+        (labelled(&dev, fuse(&calibrations, &dev_members)), labelled(&test, fuse(&calibrations, &test_members)))
+    };
+    let stored = if models.len() == 1 { models[0].stored_threshold() } else { None };
+    let (threshold, source) = match (dev_scores.is_empty(), stored) {
         (false, _) => (eer_threshold(&dev_scores), "eer-on-dev"),
         (true, Some(t)) => (t, "model-file"),
         (true, None) => (eer_threshold(&test_scores), "eer-on-test"),
@@ -194,6 +215,9 @@ pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
         obj.insert("dev_per_group".into(), per_group(&dev, &dev_scores, threshold));
     }
     obj.insert("threshold_from".into(), json!(source));
+    if !fusion.is_null() {
+        obj.insert("fusion".into(), fusion);
+    }
     obj.insert("detector".into(), json!(args.detector));
     obj.insert("no_face".into(), json!(cropper.missed.len()));
     obj.insert("no_face_files".into(), json!(cropper.missed));

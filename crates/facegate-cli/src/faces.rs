@@ -47,14 +47,19 @@ impl Cropper {
     /// face crops already, and the training cache does the same) and the file is recorded in
     /// `missed`.
     pub fn cut(&mut self, path: &Path, spec: CropSpec) -> Result<Vec<f32>, Box<dyn std::error::Error>> {
+        Ok(self.cut_each(path, &[spec])?.swap_remove(0))
+    }
+
+    /// One crop per spec of the same detection (the image is read and detected once).
+    pub fn cut_each(&mut self, path: &Path, specs: &[CropSpec]) -> Result<Vec<Vec<f32>>, Box<dyn std::error::Error>> {
         let img = load_rgb(path)?;
         let faces = self.detector.detect(&img)?;
-        if let Some(crop) = central_face(&faces, img.width(), img.height()).and_then(|face| spec.cut(&img, face)) {
-            return Ok(crop);
+        let found = central_face(&faces, img.width(), img.height());
+        if let Some(crops) = found.and_then(|face| specs.iter().map(|spec| spec.cut(&img, face)).collect::<Option<Vec<_>>>()) {
+            return Ok(crops);
         }
         self.missed.push(path.display().to_string());
-        let face = assumed_face(img.width(), img.height(), &spec);
-        Ok(spec.cut(&img, &face).expect("the assumed face has the template's landmarks"))
+        Ok(specs.iter().map(|spec| spec.cut(&img, &assumed_face(img.width(), img.height(), spec)).expect("the assumed face has the template's landmarks")).collect())
     }
 }
 

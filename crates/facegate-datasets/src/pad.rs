@@ -54,10 +54,12 @@ pub fn nuaa(root: &Path, split: &str) -> Result<Vec<Sample>, DataError> {
     Ok(out)
 }
 
-/// Replay sets under `root`: each `<set>/real` is live and `<set>/fake` a replay attack.
+/// Sets under `root` in the replay layout: each `<set>/real` is live and `<set>/fake` an
+/// attack (kind `replay`), grouped as `<root's folder name>/<set>` (`replay/…`, `pad-frames/…`).
 /// `only` restricts to the named sets (all when empty).
 pub fn replay(root: &Path, only: &[String]) -> Result<Vec<Sample>, DataError> {
-    set_folders(root, "replay", only, "replay")
+    let family = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "replay".into());
+    set_folders(root, &family, only, "replay")
 }
 
 /// Sets in the `<set>/{real,fake}` layout under `root` (the `replay/` and `pad-frames/` folders),
