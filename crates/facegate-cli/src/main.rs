@@ -2,6 +2,7 @@
 
 mod eval_lfw;
 mod eval_pad;
+mod eval_sessions;
 mod faces;
 mod own_model;
 mod progress;
@@ -312,6 +313,33 @@ enum Eval {
         #[arg(long)]
         detector: Option<String>,
     },
+    /// Enrolled in one session, logging in at another: NUAA subjects filmed in several
+    /// sessions, through the browser's engine (5-frame enrolment, 5-frame log-ins as
+    /// www/app.js decides them), genuine and impostor accept rates; optionally TAR/FMR of the
+    /// held-out CelebA identities at the matching threshold.
+    Sessions {
+        /// A student weight file (its header names the detector and the thresholds).
+        #[arg(long, default_value = "models/student.fgw")]
+        model: PathBuf,
+        /// NUAA folder (its ClientRaw/ live frames are used).
+        #[arg(long)]
+        nuaa: PathBuf,
+        /// CelebA folder (celeba-subset): its held-out identities' pairs give TAR and FMR.
+        #[arg(long)]
+        celeba: Option<PathBuf>,
+        /// Replaces the stored liveness threshold.
+        #[arg(long)]
+        liveness_threshold: Option<f32>,
+        /// Replaces the stored matching threshold.
+        #[arg(long)]
+        match_threshold: Option<f32>,
+        /// At most N genuine log-ins per (subject, session) and N (up to 20) impostor log-ins
+        /// per other subject, spread evenly (quick runs); default: all genuine, 20 impostor.
+        #[arg(long)]
+        max_groups: Option<usize>,
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 fn parse_attack(s: &str) -> Result<(String, PathBuf), String> {
@@ -392,6 +420,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let protocol = protocol.as_deref().map(|f| (f, split_data.as_path()));
             let detector = faces::detector_for(&model, detector)?;
             (eval_pad::run(&eval_pad::PadArgs { model: &model, test: &test, dev: &dev, split, protocol, batch, scores: scores.as_deref(), detector: &detector })?, json)
+        }
+        Command::Eval { what: Eval::Sessions { model, nuaa, celeba, liveness_threshold, match_threshold, max_groups, json } } => {
+            let args = eval_sessions::SessionsArgs { model: &model, nuaa: &nuaa, celeba: celeba.as_deref(), liveness_threshold, match_threshold, max_groups };
+            (eval_sessions::run(&args)?, json)
         }
         Command::Train {
             what: Train::PadTeacher { data, splits, out, epochs, batch, lr, weight_decay, seed, max_steps, resume, init, extra_live, detector },
