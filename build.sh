@@ -170,6 +170,14 @@ baselines() {
   log "pad-minifas-cross-camera"
   $fg eval pad --model minifas --detector facemesh-detection-short --protocol splits/pad-cross-camera.json --split-data "$DATA" \
     --json results/pad-minifas-cross-camera.json >/dev/null
+  # The retrained PadNet and its calibrated fusion with MiniFAS: the PAD signal the student learns from.
+  for model in models/pad-teacher-cross.fgw minifas+models/pad-teacher-cross.fgw; do
+    local name=pad-teacher-cross-camera
+    [[ $model == minifas+* ]] && name=pad-fusion-cross-camera
+    log "$name"
+    $fg eval pad --model "$model" --detector facemesh-detection-short --protocol splits/pad-cross-camera.json --split-data "$DATA" \
+      --json "results/$name.json" >/dev/null
+  done
   for family in pad-frames replay; do
     log "pad-minifas-$family-per-set"
     $fg eval pad --model minifas --detector facemesh-detection-short --replay "$DATA/$family" --json "results/pad-minifas-$family-per-set.json" >/dev/null

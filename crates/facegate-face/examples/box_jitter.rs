@@ -49,43 +49,45 @@ fn main() {
 /// RMS second differences, per unit of box side: box centre (x and y pooled), box side,
 /// landmark centre.
 fn jitter(faces: &[Detection]) -> [f64; 3] {
-    let track = |f: &Detection| {
-        let [x1, y1, x2, y2] = f.square;
-        let inner = &f.landmarks[..4];
-        let (mx, my) = (inner.iter().map(|p| p[0]).sum::<f64>() / 4.0, inner.iter().map(|p| p[1]).sum::<f64>() / 4.0);
-        [(x1 + x2) / 2.0, (y1 + y2) / 2.0, x2 - x1, mx, my]
-    };
-    let t: Vec<[f64; 5]> = faces.iter().map(track).collect();
-    let (mut sums, mut n) = ([0f64; 3], 0usize);
-    for w in t.windows(3) {
-        let side = w[1][2].max(1.0);
-        let d = |k: usize| (w[0][k] - 2.0 * w[1][k] + w[2][k]) / side;
-        sums[0] += (d(0).powi(2) + d(1).powi(2)) / 2.0;
-        sums[1] += d(2).powi(2);
-        sums[2] += (d(3).powi(2) + d(4).powi(2)) / 2.0;
-        n += 1;
-    }
-    sums.map(|s| if n > 0 { (s / n as f64).sqrt() } else { f64::NAN })
+    let track: Vec<Vec<f64>> = faces
+        .iter()
+        .map(|f| {
+            let [x1, y1, x2, y2] = f.square;
+            let inner = &f.landmarks[..4];
+            let (mx, my) = (inner.iter().map(|p| p[0]).sum::<f64>() / 4.0, inner.iter().map(|p| p[1]).sum::<f64>() / 4.0);
+            vec![(x1 + x2) / 2.0, (y1 + y2) / 2.0, x2 - x1, mx, my]
+        })
+        .collect();
+    let r = rms_second_differences(&track, 2, &[&[0, 1], &[2], &[3, 4]]);
+    [r[0], r[1], r[2]]
 }
 
 /// The aligned crop's square in the frame (its centre and side, from the inverse of the
 /// landmark similarity), with the same RMS second differences per unit of its side.
 fn aligned_jitter(faces: &[Detection]) -> [f64; 2] {
-    let t: Vec<[f64; 3]> = faces
+    let track: Vec<Vec<f64>> = faces
         .iter()
         .filter_map(|f| {
             let inv = alignment(f, 112)?.inverse()?;
             let [cx, cy] = inv.apply([56.0, 56.0]);
-            Some([cx, cy, 112.0 * inv.scale()])
+            Some(vec![cx, cy, 112.0 * inv.scale()])
         })
         .collect();
-    let (mut sums, mut n) = ([0f64; 2], 0usize);
-    for w in t.windows(3) {
-        let side = w[1][2].max(1.0);
-        let d = |k: usize| (w[0][k] - 2.0 * w[1][k] + w[2][k]) / side;
-        sums[0] += (d(0).powi(2) + d(1).powi(2)) / 2.0;
-        sums[1] += d(2).powi(2);
+    let r = rms_second_differences(&track, 2, &[&[0, 1], &[2]]);
+    [r[0], r[1]]
+}
+
+/// Per group of track columns (pooled), the RMS of x[t-1] - 2 x[t] + x[t+1] over frames, each
+/// divided by that frame's `side` column.
+fn rms_second_differences(track: &[Vec<f64>], side: usize, groups: &[&[usize]]) -> Vec<f64> {
+    let mut sums = vec![0f64; groups.len()];
+    let mut n = 0usize;
+    for w in track.windows(3) {
+        let scale = w[1][side].max(1.0);
+        for (sum, cols) in sums.iter_mut().zip(groups) {
+            *sum += cols.iter().map(|&k| ((w[0][k] - 2.0 * w[1][k] + w[2][k]) / scale).powi(2)).sum::<f64>() / cols.len() as f64;
+        }
         n += 1;
     }
-    sums.map(|s| if n > 0 { (s / n as f64).sqrt() } else { f64::NAN })
+    sums.into_iter().map(|s| if n > 0 { (s / n as f64).sqrt() } else { f64::NAN }).collect()
 }
