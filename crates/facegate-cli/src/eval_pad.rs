@@ -23,6 +23,9 @@ impl PadModel {
     pub fn load(model: &str) -> Result<Self, Box<dyn std::error::Error>> {
         let device = burn::tensor::Device::flex();
         if Path::new(model).is_file() {
+            if let Some((teacher, _)) = crate::own_model::open_minifas(model)? {
+                return Ok(PadModel::Onnx(teacher));
+            }
             return Ok(PadModel::Own(Loaded::open(model)?));
         }
         if let Some(kind) = OnnxTeacher::kind_of(model) {

@@ -7,6 +7,7 @@ mod faces;
 mod own_model;
 mod progress;
 mod report;
+mod train_minifas;
 mod train_pad;
 mod train_student;
 
@@ -93,6 +94,40 @@ enum Train {
     /// teacher on CelebA (9 of 10 identities), UTKFace, NUAA train and the replay train sets.
     /// A loss weight of 0 switches its term off.
     Student(StudentOpts),
+    /// MiniFASNet V2 SE fine-tuned on the cross-camera protocol's train split (+ CelebA live
+    /// faces) on its own evaluation crop: class-balanced cross-entropy plus KL to the original.
+    Minifas {
+        #[arg(long, default_value = "../shared/data")]
+        data: PathBuf,
+        #[arg(long, default_value = "splits/pad-cross-camera.json")]
+        splits: PathBuf,
+        #[arg(long, default_value = "runs/minifas-ft")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 4)]
+        epochs: usize,
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        #[arg(long, default_value_t = 1e-4)]
+        lr: f64,
+        #[arg(long, default_value_t = 1e-4)]
+        weight_decay: f64,
+        #[arg(long, default_value_t = 17)]
+        seed: u64,
+        /// Cap on batches per epoch (smoke runs); 0 = whole epoch.
+        #[arg(long, default_value_t = 0)]
+        max_steps: usize,
+        /// CelebA live faces drawn into each epoch; 0 = none.
+        #[arg(long, default_value_t = 1000)]
+        extra_live: usize,
+        /// Weight of the KL term to the original MiniFAS's softmax.
+        #[arg(long, default_value_t = 0.5)]
+        kd: f64,
+        #[arg(long, default_value = "facemesh-detection-short")]
+        detector: String,
+        /// Continue from the run's last checkpoint.
+        #[arg(long)]
+        resume: bool,
+    },
 }
 
 /// `train student` options; a loss weight of 0 switches its term off.
@@ -220,6 +255,13 @@ enum Export {
         #[arg(long, default_value = "runs/pad-teacher")]
         run: PathBuf,
         #[arg(long, default_value = "models/pad-teacher.fgw")]
+        out: PathBuf,
+    },
+    /// Best epoch of a `train minifas` run -> FGWT float16 file (arch minifas-v2se-ft) with its dev threshold.
+    Minifas {
+        #[arg(long, default_value = "runs/minifas-ft")]
+        run: PathBuf,
+        #[arg(long, default_value = "models/minifas-ft.fgw")]
         out: PathBuf,
     },
 }
@@ -438,6 +480,13 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let state = train_student::run(&args)?;
             (serde_json::json!({ "run": o.out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
         }
+        Command::Train {
+            what: Train::Minifas { data, splits, out, epochs, batch, lr, weight_decay, seed, max_steps, extra_live, kd, detector, resume },
+        } => {
+            let config = facegate_train::minifas::MinifasTrainConfig { epochs, batch, lr, weight_decay, seed, max_steps, extra_live, kd, detector };
+            let state = train_minifas::run(&train_minifas::MinifasArgs { data, splits, out: out.clone(), config, resume })?;
+            (serde_json::json!({ "run": out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
+        }
         Command::Report { student, pad_teacher, fr_teacher } => (report::run(&student, &pad_teacher, &fr_teacher)?, None),
         Command::Export { what: Export::Student { run, out, int8, data, splits } } => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");
@@ -451,6 +500,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Export { what: Export::PadTeacher { run, out } } => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");
             (train_pad::export(&run, &out, &command)?, None)
+        }
+        Command::Export { what: Export::Minifas { run, out } } => {
+            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            (train_minifas::export(&run, &out, &command)?, None)
         }
     };
     let mut shown = report.clone();

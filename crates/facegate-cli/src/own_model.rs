@@ -24,6 +24,7 @@ impl Loaded {
         let model = match meta.arch.as_str() {
             PADNET_ARCH => OwnModel::Pad(Box::new(load(PadNet::new(&device), &bytes, PADNET_ARCH).map_err(|e| format!("{path}: {e}"))?.0.valid())),
             STUDENT_ARCH => OwnModel::Student(Box::new(load(Student::new(&device), &bytes, STUDENT_ARCH).map_err(|e| format!("{path}: {e}"))?.0.valid())),
+            facegate_train::minifas::MINIFAS_FT_ARCH => return Err(format!("{path}: a fine-tuned MiniFAS, which `eval pad` opens (see `open_minifas`)").into()),
             other => return Err(format!("{path}: weights for `{other}`, which this build does not know ({PADNET_ARCH}, {STUDENT_ARCH})").into()),
         };
         Ok(Self { model, meta })
@@ -43,4 +44,15 @@ impl Loaded {
             OwnModel::Student(net) => facegate_train::distil::infer(net, crops).1,
         }
     }
+}
+
+/// A fine-tuned MiniFAS file (`export minifas`): the base MiniFAS graph with the file's weights,
+/// as the `minifas` teacher (same crop, same scoring) on the kernels; `None` for other files.
+pub fn open_minifas(path: &str) -> Result<Option<(facegate_teachers::OnnxTeacher, WeightsMeta)>, Box<dyn std::error::Error>> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    if read_meta(&bytes).map_err(|e| format!("{path}: {e}"))?.arch != facegate_train::minifas::MINIFAS_FT_ARCH {
+        return Ok(None);
+    }
+    let (model, meta) = facegate_train::minifas::open(&bytes, &facegate_train::minifas::base_graph()?).map_err(|e| format!("{path}: {e}"))?;
+    Ok(Some((facegate_teachers::OnnxTeacher::from_model(facegate_teachers::OnnxKind::Minifas, model)?, meta)))
 }

@@ -6,5 +6,7 @@ pub mod checkpoint;
 pub mod distil;
 pub mod init;
 pub mod losses;
+pub mod minifas;
+pub mod onnx_net;
 pub mod pad_teacher;
 pub mod rng;
