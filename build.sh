@@ -170,10 +170,12 @@ baselines() {
   log "pad-minifas-cross-camera"
   $fg eval pad --model minifas --detector facemesh-detection-short --protocol splits/pad-cross-camera.json --split-data "$DATA" \
     --json results/pad-minifas-cross-camera.json >/dev/null
-  # The retrained PadNet and its calibrated fusion with MiniFAS: the PAD signal the student learns from.
-  for model in models/pad-teacher-cross.fgw minifas+models/pad-teacher-cross.fgw; do
+  # The retrained PadNet, its calibrated fusion with MiniFAS, and MiniFAS fine-tuned on the
+  # protocol's train sets (the PAD signal the next student learns from).
+  for model in models/pad-teacher-cross.fgw minifas+models/pad-teacher-cross.fgw models/minifas-ft.fgw; do
     local name=pad-teacher-cross-camera
     [[ $model == minifas+* ]] && name=pad-fusion-cross-camera
+    [[ $model == models/minifas-ft.fgw ]] && name=pad-minifas-ft-cross-camera
     log "$name"
     $fg eval pad --model "$model" --detector facemesh-detection-short --protocol splits/pad-cross-camera.json --split-data "$DATA" \
       --json "results/$name.json" >/dev/null

@@ -7,7 +7,7 @@ use facegate_datasets::faces::celeba;
 use facegate_datasets::pad::{Label, Sample};
 use facegate_datasets::splits::{CrossCameraSplits, Split};
 use facegate_face::CropSpec;
-use facegate_nets::weights::WeightsMeta;
+use crate::train_pad::{BestEpoch, write_export};
 use facegate_teachers::OnnxTeacher;
 use facegate_train::minifas::{Crop, MINIFAS_FT_ARCH, MINIFAS_INPUT, MinifasTrainConfig, base_graph, load_checkpoint, train};
 use std::path::{Path, PathBuf};
@@ -68,39 +68,13 @@ pub fn run(args: &MinifasArgs) -> Result<serde_json::Value, Box<dyn std::error::
 
 /// Writes the best checkpoint of a run as a float16 weight file with its dev threshold.
 pub fn export(run: &Path, out: &Path, command: &str) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
-    let state_path = run.join("state.json");
-    let state: facegate_train::checkpoint::RunState =
-        serde_json::from_str(&std::fs::read_to_string(&state_path).map_err(|e| format!("{}: {e}", state_path.display()))?)
-            .map_err(|e| format!("{}: {e}", state_path.display()))?;
-    let best = state.best_epoch.ok_or_else(|| format!("{}: no finished epoch", state_path.display()))?;
-    let cfg: MinifasTrainConfig = serde_json::from_value(state.config.clone()).map_err(|e| format!("{}: {e}", state_path.display()))?;
-    let dev = state.log.iter().find(|l| l.epoch == best).map(|l| l.dev.clone()).unwrap_or_default();
-    let base = base_graph()?;
-    let net = load_checkpoint(&base, &run.join("best.bpk"))?;
+    let best = BestEpoch::<MinifasTrainConfig>::read(run)?;
+    let net = load_checkpoint(&base_graph()?, &run.join("best.bpk"))?;
     let view = match crop_spec()? {
         CropSpec::Reflected { view, .. } => view,
         _ => 1.0,
     };
-    let mut meta = WeightsMeta {
-        arch: MINIFAS_FT_ARCH.into(),
-        input: MINIFAS_INPUT,
-        normalisation: "rgb/255".into(),
-        view: Some(view),
-        thresholds: Default::default(),
-        metrics: Default::default(),
-        command: command.into(),
-        detector: Some(cfg.detector.clone()),
-    };
-    if let Some(t) = dev.get("threshold") {
-        meta.thresholds.insert("liveness".into(), t.clone());
-    }
-    meta.metrics.insert("dev".into(), dev.clone());
-    meta.metrics.insert("best_epoch".into(), best.into());
-    meta.metrics.insert("epochs".into(), state.epochs_done.into());
+    let meta = best.meta(MINIFAS_FT_ARCH, MINIFAS_INPUT, "rgb/255", view, &best.config.detector, command);
     let bytes = facegate_train::minifas::export(&net, &meta);
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(out, &bytes).map_err(|e| format!("{}: {e}", out.display()))?;
-    Ok(serde_json::json!({ "file": out.display().to_string(), "bytes": bytes.len(), "meta": meta }))
+    write_export(out, &bytes, &meta)
 }

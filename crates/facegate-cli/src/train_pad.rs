@@ -95,37 +95,63 @@ pub fn run(args: &PadTrainArgs) -> Result<serde_json::Value, Box<dyn std::error:
     Ok(serde_json::to_value(&state)?)
 }
 
-/// Writes the best checkpoint of a run as the committed float16 teacher file, with the
-/// dev-fixed operating threshold and the run's dev metrics in its header.
-pub fn export(run: &Path, out: &Path, command: &str) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
-    let state_path = run.join("state.json");
-    let state: facegate_train::checkpoint::RunState =
-        serde_json::from_str(&std::fs::read_to_string(&state_path).map_err(|e| format!("{}: {e}", state_path.display()))?)
-            .map_err(|e| format!("{}: {e}", state_path.display()))?;
-    let best = state.best_epoch.ok_or_else(|| format!("{}: no finished epoch", state_path.display()))?;
-    let cfg: facegate_train::pad_teacher::PadTrainConfig = serde_json::from_value(state.config.clone()).map_err(|e| format!("{}: {e}", state_path.display()))?;
-    let dev = state.log.iter().find(|l| l.epoch == best).map(|l| l.dev.clone()).unwrap_or_default();
-    let net = load_checkpoint(&run.join("best.bpk"))?;
-    let mut meta = WeightsMeta {
-        arch: PADNET_ARCH.into(),
-        input: PADNET_INPUT,
-        normalisation: "rgb/127.5-1".into(),
-        view: Some(PADNET_VIEW),
-        thresholds: Default::default(),
-        metrics: Default::default(),
-        command: command.into(),
-        detector: Some(cfg.detector.clone()),
-    };
-    if let Some(t) = dev.get("threshold") {
-        meta.thresholds.insert("liveness".into(), t.clone());
+/// A finished run's state, its best epoch and that epoch's dev metrics: what an export reads.
+pub struct BestEpoch<C> {
+    pub state: facegate_train::checkpoint::RunState,
+    pub config: C,
+    pub best: usize,
+    pub dev: serde_json::Value,
+}
+
+impl<C: serde::de::DeserializeOwned> BestEpoch<C> {
+    pub fn read(run: &Path) -> Result<Self, Box<dyn std::error::Error>> {
+        let state_path = run.join("state.json");
+        let at = |e: &dyn std::fmt::Display| format!("{}: {e}", state_path.display());
+        let state: facegate_train::checkpoint::RunState = serde_json::from_str(&std::fs::read_to_string(&state_path).map_err(|e| at(&e))?).map_err(|e| at(&e))?;
+        let best = state.best_epoch.ok_or_else(|| at(&"no finished epoch"))?;
+        let config: C = serde_json::from_value(state.config.clone()).map_err(|e| at(&e))?;
+        let dev = state.log.iter().find(|l| l.epoch == best).map(|l| l.dev.clone()).unwrap_or_default();
+        Ok(Self { state, config, best, dev })
     }
-    meta.metrics.insert("dev".into(), dev.clone());
-    meta.metrics.insert("best_epoch".into(), best.into());
-    meta.metrics.insert("epochs".into(), state.epochs_done.into());
-    let bytes = facegate_train::pad_teacher::export(&net, meta.clone());
+
+    /// The exported file's header: the dev-fixed liveness threshold and the run's dev metrics
+    /// beside the architecture, input recipe, detector and the producing command.
+    pub fn meta(&self, arch: &str, input: usize, normalisation: &str, view: f64, detector: &str, command: &str) -> WeightsMeta {
+        let mut meta = WeightsMeta {
+            arch: arch.into(),
+            input,
+            normalisation: normalisation.into(),
+            view: Some(view),
+            thresholds: Default::default(),
+            metrics: Default::default(),
+            command: command.into(),
+            detector: Some(detector.into()),
+        };
+        if let Some(t) = self.dev.get("threshold") {
+            meta.thresholds.insert("liveness".into(), t.clone());
+        }
+        meta.metrics.insert("dev".into(), self.dev.clone());
+        meta.metrics.insert("best_epoch".into(), self.best.into());
+        meta.metrics.insert("epochs".into(), self.state.epochs_done.into());
+        meta
+    }
+}
+
+/// Writes an exported weight file and reports it.
+pub fn write_export(out: &Path, bytes: &[u8], meta: &WeightsMeta) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(out, &bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+    std::fs::write(out, bytes).map_err(|e| format!("{}: {e}", out.display()))?;
     Ok(serde_json::json!({ "file": out.display().to_string(), "bytes": bytes.len(), "meta": meta }))
+}
+
+/// Writes the best checkpoint of a run as the committed float16 teacher file, with the
+/// dev-fixed operating threshold and the run's dev metrics in its header.
+pub fn export(run: &Path, out: &Path, command: &str) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let best = BestEpoch::<facegate_train::pad_teacher::PadTrainConfig>::read(run)?;
+    let net = load_checkpoint(&run.join("best.bpk"))?;
+    let meta = best.meta(PADNET_ARCH, PADNET_INPUT, "rgb/127.5-1", PADNET_VIEW, &best.config.detector, command);
+    let bytes = facegate_train::pad_teacher::export(&net, meta.clone());
+    write_export(out, &bytes, &meta)
 }
