@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 /// A pretrained teacher by name, or one of our weight files by path.
 pub enum PadModel {
     Teacher(Teacher),
-    /// MiniFASNet (ONNX), on its own border-reflected wide view.
-    Onnx(OnnxTeacher),
+    /// MiniFASNet (ONNX), on its own border-reflected wide view; a fine-tuned file brings the
+    /// threshold it stores.
+    Onnx(OnnxTeacher, Option<f32>),
     Own(Loaded),
 }
 
@@ -23,8 +24,8 @@ impl PadModel {
     pub fn load(model: &str) -> Result<Self, Box<dyn std::error::Error>> {
         let device = burn::tensor::Device::flex();
         if Path::new(model).is_file() {
-            if let Some((teacher, _)) = crate::own_model::open_minifas(model)? {
-                return Ok(PadModel::Onnx(teacher));
+            if let Some((teacher, meta)) = crate::own_model::open_minifas(model)? {
+                return Ok(PadModel::Onnx(teacher, stored_liveness(&meta)));
             }
             return Ok(PadModel::Own(Loaded::open(model)?));
         }
@@ -32,7 +33,7 @@ impl PadModel {
             if kind != OnnxKind::Minifas {
                 return Err(format!("`{model}` is not an anti-spoofing model").into());
             }
-            return Ok(PadModel::Onnx(OnnxTeacher::load(model)?));
+            return Ok(PadModel::Onnx(OnnxTeacher::load(model)?, None));
         }
         let teacher = Teacher::load(model, Recipe::Human, &device)?;
         if teacher.spec.task != Task::Liveness {
@@ -45,7 +46,7 @@ impl PadModel {
     pub fn crop_spec(&self) -> CropSpec {
         match self {
             PadModel::Teacher(_) => CropSpec::Box { size: CROP, view: 1.0, alignment: Alignment::None },
-            PadModel::Onnx(t) => t.crop_spec(),
+            PadModel::Onnx(t, _) => t.crop_spec(),
             PadModel::Own(m) => CropSpec::Box { size: m.input(), view: m.meta.view(), alignment: Alignment::None },
         }
     }
@@ -57,7 +58,7 @@ impl PadModel {
                 let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
                 t.predict(&refs)?.into_iter().map(|p| p[0]).collect()
             }
-            PadModel::Onnx(t) => crops.iter().map(|c| t.live(c)).collect::<Result<_, _>>()?,
+            PadModel::Onnx(t, _) => crops.iter().map(|c| t.live(c)).collect::<Result<_, _>>()?,
             PadModel::Own(m) => m.live(crops),
         })
     }
@@ -65,10 +66,15 @@ impl PadModel {
     /// The operating threshold stored with the weights (fixed on dev when they were made).
     pub fn stored_threshold(&self) -> Option<f32> {
         match self {
-            PadModel::Own(m) => m.meta.thresholds.get("liveness").and_then(|v| v.as_f64()).map(|v| v as f32),
-            PadModel::Teacher(_) | PadModel::Onnx(_) => None,
+            PadModel::Own(m) => stored_liveness(&m.meta),
+            PadModel::Onnx(_, t) => *t,
+            PadModel::Teacher(_) => None,
         }
     }
+}
+
+fn stored_liveness(meta: &facegate_nets::weights::WeightsMeta) -> Option<f32> {
+    meta.thresholds.get("liveness").and_then(|v| v.as_f64()).map(|v| v as f32)
 }
 
 /// Where test (and optionally dev) samples come from.

@@ -249,3 +249,20 @@ fn sessions_without_the_nuaa_folder_names_it() {
     let out = facegate(&["eval", "sessions", "--model", &committed("student.fgw"), "--nuaa", "/no/such/nuaa"]);
     assert_one_line_error(&out, "/no/such/nuaa");
 }
+
+/// The committed fine-tuned MiniFAS opens like the original (same crop, on the kernels) and
+/// brings its dev-fixed threshold.
+#[test]
+fn the_fine_tuned_minifas_uses_the_threshold_it_stores() {
+    let seq = data().join("nuaa-sequences");
+    let dir = scratch("pad-minifas-ft");
+    let json = dir.join("pad.json");
+    let out = facegate(&[
+        "eval", "pad", "--model", &committed("minifas-ft.fgw"), "--detector", "facemesh-detection-short", "--live", seq.join("live").to_str().unwrap(),
+        "--attack", &format!("print={}", seq.join("print").display()), "--json", json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["threshold_from"], "model-file", "{v}");
+    assert!(v["auc"].as_f64().unwrap() >= 0.9, "{v}");
+}
