@@ -124,6 +124,9 @@ enum Train {
         kd: f64,
         #[arg(long, default_value = "facemesh-detection-short")]
         detector: String,
+        /// Probability of camera augmentation (resolution, colour, gamma, blur, JPEG) per crop.
+        #[arg(long, default_value_t = 0.0)]
+        camera: f64,
         /// Continue from the run's last checkpoint.
         #[arg(long)]
         resume: bool,
@@ -481,9 +484,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             (serde_json::json!({ "run": o.out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
         }
         Command::Train {
-            what: Train::Minifas { data, splits, out, epochs, batch, lr, weight_decay, seed, max_steps, extra_live, kd, detector, resume },
+            what: Train::Minifas { data, splits, out, epochs, batch, lr, weight_decay, seed, max_steps, extra_live, kd, detector, camera, resume },
         } => {
-            let config = facegate_train::minifas::MinifasTrainConfig { epochs, batch, lr, weight_decay, seed, max_steps, extra_live, kd, detector };
+            let config = facegate_train::minifas::MinifasTrainConfig { epochs, batch, lr, weight_decay, seed, max_steps, extra_live, kd, detector, camera };
             let state = train_minifas::run(&train_minifas::MinifasArgs { data, splits, out: out.clone(), config, resume })?;
             (serde_json::json!({ "run": out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
         }

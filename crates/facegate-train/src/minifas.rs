@@ -41,11 +41,15 @@ pub struct MinifasTrainConfig {
     /// Weight of the KL term to the original network's softmax.
     pub kd: f64,
     pub detector: String,
+    /// Probability of the camera effects (resolution, colour, gamma, blur, JPEG) of
+    /// [`crate::augment::Augment::camera`] per training crop: unseen webcams differ most in these.
+    #[serde(default)]
+    pub camera: f64,
 }
 
 impl Default for MinifasTrainConfig {
     fn default() -> Self {
-        Self { epochs: 4, batch: 32, lr: 1e-4, weight_decay: 1e-4, seed: 17, max_steps: 0, extra_live: 1000, kd: 0.5, detector: "facemesh-detection-short".into() }
+        Self { epochs: 4, batch: 32, lr: 1e-4, weight_decay: 1e-4, seed: 17, max_steps: 0, extra_live: 1000, kd: 0.5, detector: "facemesh-detection-short".into(), camera: 0.0 }
     }
 }
 
@@ -94,7 +98,7 @@ fn to_f32(pixels: &[u8]) -> Vec<f32> {
 }
 
 /// Horizontal flip (half the time) and brightness/contrast jitter.
-fn augment(pixels: &[u8], rng: &mut Rng) -> Vec<f32> {
+fn augment(pixels: &[u8], camera: f64, rng: &mut Rng) -> Vec<f32> {
     let s = MINIFAS_INPUT;
     let flip = rng.chance(0.5);
     let contrast = rng.range(0.75, 1.25) as f32;
@@ -108,6 +112,9 @@ fn augment(pixels: &[u8], rng: &mut Rng) -> Vec<f32> {
                 out[(y * s + x) * 3 + c] = (((v - 127.5) * contrast + 127.5) * brightness).clamp(0.0, 255.0);
             }
         }
+    }
+    if rng.chance(camera) {
+        out = crate::augment::Augment::default().camera(out, s, rng);
     }
     out
 }
@@ -172,7 +179,7 @@ pub fn train(base: &Graph, train: &[Crop], extra: &[Crop], dev: &[Crop], cfg: &M
         let mut meter = EpochMeter::default();
         for (step, idx) in order.chunks(cfg.batch).take(steps).enumerate() {
             let n = idx.len();
-            let crops: Vec<Vec<f32>> = idx.iter().map(|&i| augment(&data[i].pixels, &mut rng)).collect();
+            let crops: Vec<Vec<f32>> = idx.iter().map(|&i| augment(&data[i].pixels, cfg.camera, &mut rng)).collect();
             let mut one_hot = Vec::with_capacity(2 * n);
             let mut weights = Vec::with_capacity(n);
             let mut teacher = Vec::with_capacity(2 * n);
