@@ -8,7 +8,7 @@ use facegate_datasets::pad::{Label, Sample};
 use facegate_datasets::splits::{CrossCameraSplits, Split};
 use facegate_face::CropSpec;
 use crate::train_pad::{BestEpoch, write_export};
-use facegate_teachers::OnnxTeacher;
+use facegate_teachers::{OnnxKind, OnnxTeacher};
 use facegate_train::minifas::{Crop, MINIFAS_FT_ARCH, MINIFAS_INPUT, MinifasTrainConfig, base_graph, load_checkpoint, train};
 use std::path::{Path, PathBuf};
 
@@ -21,8 +21,8 @@ pub struct MinifasArgs {
 }
 
 /// MiniFAS's own crop (the border-reflected wide view), the one `eval pad` reads.
-pub fn crop_spec() -> Result<CropSpec, Box<dyn std::error::Error>> {
-    Ok(OnnxTeacher::load("minifas")?.crop_spec())
+fn crop_spec() -> CropSpec {
+    OnnxTeacher::crop_spec_of(OnnxKind::Minifas)
 }
 
 /// Each sample's crop, cut once, as u8 (all live when `live` is set).
@@ -42,7 +42,7 @@ fn cut(cropper: &mut Cropper, spec: CropSpec, samples: &[Sample], label: &str, l
 }
 
 pub fn run(args: &MinifasArgs) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
-    let spec = crop_spec()?;
+    let spec = crop_spec();
     let base = base_graph()?;
     let protocol = CrossCameraSplits::load(&args.splits)?;
     let mut cropper = Cropper::new(&burn::tensor::Device::flex(), &args.config.detector)?;
@@ -70,7 +70,7 @@ pub fn run(args: &MinifasArgs) -> Result<serde_json::Value, Box<dyn std::error::
 pub fn export(run: &Path, out: &Path, command: &str) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     let best = BestEpoch::<MinifasTrainConfig>::read(run)?;
     let net = load_checkpoint(&base_graph()?, &run.join("best.bpk"))?;
-    let view = match crop_spec()? {
+    let view = match crop_spec() {
         CropSpec::Reflected { view, .. } => view,
         _ => 1.0,
     };

@@ -94,7 +94,8 @@ impl OnnxTeacher {
         Ok(Self { name, kind, model, output })
     }
 
-    fn crop_spec_of(kind: OnnxKind) -> CropSpec {
+    /// The crop a teacher of `kind` reads (no model needed).
+    pub fn crop_spec_of(kind: OnnxKind) -> CropSpec {
         match kind {
             OnnxKind::Sface => CropSpec::Aligned { size: 112 },
             OnnxKind::Minifas => CropSpec::Reflected { size: 128, view: MINIFAS_VIEW },

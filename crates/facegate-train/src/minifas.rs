@@ -17,6 +17,7 @@ use facegate_metrics::eer;
 use facegate_nets::weights::{WeightsMeta, to_bytes};
 pub use facegate_onnx::OnnxModel;
 pub use facegate_onnx::ir::Graph;
+use facegate_teachers::OnnxTeacher;
 use facegate_teachers::onnx::{OnnxKind, onnx_path};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -119,17 +120,15 @@ fn augment(pixels: &[u8], camera: f64, rng: &mut Rng) -> Vec<f32> {
     out
 }
 
-/// The original network's softmax [real, spoof] for each crop, on the kernels.
-pub fn teacher_probs(model: &OnnxModel, crops: &[Crop]) -> Result<Vec<[f32; 2]>, TrainError> {
-    let out = model.output_names()[0].to_string();
+/// The original network's softmax [real, spoof] for each crop, on the kernels, through the
+/// `minifas` teacher's own input recipe and scoring (P(live) is the softmax's first value).
+pub fn teacher_probs(model: OnnxModel, crops: &[&Crop]) -> Result<Vec<[f32; 2]>, TrainError> {
+    let teacher = OnnxTeacher::from_model(OnnxKind::Minifas, model).map_err(|e| TrainError::Resume(e.to_string()))?;
     crops
         .iter()
         .map(|c| {
-            let x = input(&[to_f32(&c.pixels)], &Device::flex()).into_data().convert::<f32>().try_to_vec::<f32>().expect("f32");
-            let y = model.run(&x, &[&out]).map_err(|e| TrainError::Resume(e.to_string()))?.swap_remove(0).data;
-            let m = y[0].max(y[1]);
-            let (a, b) = ((y[0] - m).exp(), (y[1] - m).exp());
-            Ok([a / (a + b), b / (a + b)])
+            let live = teacher.live(&to_f32(&c.pixels)).map_err(|e| TrainError::Resume(e.to_string()))?;
+            Ok([live, 1.0 - live])
         })
         .collect()
 }
@@ -157,7 +156,7 @@ pub fn train(base: &Graph, train: &[Crop], extra: &[Crop], dev: &[Crop], cfg: &M
     let kernels = OnnxModel::from_graph(base).map_err(|e| TrainError::Resume(e.to_string()))?;
     let mut data: Vec<&Crop> = train.iter().collect();
     data.extend(extra.iter());
-    let soft: Vec<[f32; 2]> = teacher_probs(&kernels, &data.iter().map(|c| (*c).clone()).collect::<Vec<_>>())?;
+    let soft: Vec<[f32; 2]> = teacher_probs(kernels, &data)?;
     let n_train = train.len();
     let n_extra = cfg.extra_live.min(extra.len());
     let (mut run, resumed) = Run::open(out, serde_json::to_value(cfg).expect("config serialises"), cfg.seed, resume)?;
