@@ -5,7 +5,7 @@
 #   ./build.sh build   build the facegate CLI, the npm package (pkg/, target/facegate-*.tgz) and the login page (target/www)
 #   ./build.sh serve   build the SDK and the login page (www/) and serve it on http://127.0.0.1:8080/
 #   ./build.sh baselines   re-measure the teacher baselines in README (long; writes results/)
-#   ./build.sh ablation    the student's ablation table in README (~1.5 h; runs/ablation-*, results/ablation-*)
+#   ./build.sh ablation    the student's ablation table in README (~1 h; FACEGATE_EXTRA=<unpacked collections>; runs/ablation-*, results/ablation-*)
 #   ./build.sh bench       the bench page in headless Chromium (results/bench-browser.json; ~15 min)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -197,6 +197,8 @@ ablation() {
   cargo build --release --locked --bin facegate
   mkdir -p results
   local fg=target/release/facegate
+  local extra=()
+  [[ -n ${FACEGATE_EXTRA:-} ]] && extra=(--extra "$FACEGATE_EXTRA")
   local -A rows=(
     [labels]="--w-emb 0 --w-rel 0 --w-kd 0 --w-feat 0 --w-id 1"
     [outputs]="--w-feat 0"
@@ -206,11 +208,11 @@ ablation() {
     local run=runs/ablation-$name resume=""
     [[ -f $run/state.json ]] && resume=--resume
     log "ablation $name"
-    $fg train student --epochs 4 --w-hard 1 ${rows[$name]} --out "$run" $resume
-    $fg export student --run "$run" --out "$run/student.fgw" --data "$DATA"
+    $fg train student --data "$DATA" "${extra[@]}" --epochs "${ABLATION_EPOCHS:-1}" ${rows[$name]} --out "$run" $resume
+    $fg export student --run "$run" --out "$run/student.fgw" --int8 --data "$DATA"
     $fg eval lfw --model "$run/student.fgw" --data "$DATA/lfw" --json "results/ablation-$name-lfw.json" >/dev/null
-    $fg eval pad --model "$run/student.fgw" --nuaa "$DATA/nuaa" --split splits/pad.json --json "results/ablation-$name-nuaa.json" >/dev/null
-    $fg eval pad --model "$run/student.fgw" --replay "$DATA/replay" --split splits/pad.json --json "results/ablation-$name-replay.json" >/dev/null
+    $fg eval pad --model "$run/student.fgw" --protocol splits/pad-cross-camera.json --split-data "$DATA" --json "results/ablation-$name-pad.json" >/dev/null
+    $fg eval sessions --model "$run/student.fgw" --nuaa "$DATA/nuaa" --celeba "$DATA/celeba-subset" --json "results/ablation-$name-sessions.json" >/dev/null
   done
 }
 

@@ -5,6 +5,8 @@
 //   (the page's server is stopped here: everything after runs from the service worker)
 //   print camera:      log in with a photo of the user -> not live
 //   other-live camera: log in as someone else          -> not the enrolled person; forget me
+//   day-1 camera:      enrol (another person, session 1 of two)
+//   day-2 camera:      log in from their other session -> welcome; forget me
 //   no camera:                                         -> no camera
 // Every request that tries to leave 127.0.0.1 goes to a recording proxy; there must be none.
 // Screenshots land in target/e2e/. Needs ./build.sh build first.
@@ -29,6 +31,13 @@ const cameras = {};
 for (const name of ['live', 'print', 'other-live']) {
   cameras[name] = path.join(out, `${name}.y4m`);
   makeY4m(path.join(data, 'nuaa-sequences', name), cameras[name], 10);
+}
+// One person on two days: NUAA subject 0009 (a dev subject, never trained on) filmed in two
+// sessions, the 4th field of `ID_glasses_pos_session_picNo.jpg`; frames in picture order.
+const picture = (f) => Number(f.split('_')[4].split('.')[0]);
+for (const session of ['01', '02']) {
+  cameras[`day-${session}`] = path.join(out, `0009-session-${session}.y4m`);
+  makeY4m(path.join(data, 'nuaa/ClientRaw/0009'), cameras[`day-${session}`], 10, (f) => f.split('_')[3] === session, (a, b) => picture(a) - picture(b));
 }
 
 // Chromium sends loopback straight to the page's server and everything else here. The
@@ -178,6 +187,20 @@ try {
     await chrome.go(url);
     await waitFor(chrome, "return document.body.dataset.state === 'ready' && !document.getElementById('enroll').disabled", 'the page to start again');
     check('after forget me, a new visit has no enrolment', await chrome.eval("return document.getElementById('login').disabled"));
+  });
+
+  // Enrol one day, log in another (after "forget me" above, this profile has no enrolment).
+  await visit(cameras['day-01'], async (chrome) => {
+    await waitFor(chrome, "return document.body.dataset.state === 'ready'", 'the page to start');
+    const enrol = await act(chrome, 'enroll');
+    check('enrol on day 1 (NUAA 0009, session 1)', enrol.kind === 'enrolled', enrol.text);
+  });
+  await visit(cameras['day-02'], async (chrome) => {
+    await waitFor(chrome, "return document.body.dataset.state === 'ready'", 'the page to start');
+    const login = await act(chrome, 'login');
+    await shot(chrome, 'welcome-day-2');
+    check('log in on day 2 (session 2) -> welcome', login.kind === 'welcome', login.text);
+    await act(chrome, 'forget');
   });
 
   await visit(null, async (chrome) => {

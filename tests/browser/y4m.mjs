@@ -32,9 +32,10 @@ export function i420(rgba, width, height) {
   return out;
 }
 
-/** Writes `out` from the .jpg files of `dir` (name order) at `fps`; returns the frame count. */
-export function makeY4m(dir, out, fps = 10) {
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.jpg')).sort();
+/** Writes `out` from the .jpg files of `dir` (name order, or those `keep` accepts in the order
+ * `order` gives) at `fps`; returns the frame count. */
+export function makeY4m(dir, out, fps = 10, keep = () => true, order = undefined) {
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.jpg') && keep(f)).sort(order);
   if (files.length === 0) throw new Error(`${dir}: no .jpg frames`);
   let size = null;
   const fd = fs.openSync(out, 'w');

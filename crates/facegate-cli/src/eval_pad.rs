@@ -47,7 +47,7 @@ impl PadModel {
         match self {
             PadModel::Teacher(_) => CropSpec::Box { size: CROP, view: 1.0, alignment: Alignment::None },
             PadModel::Onnx(t, _) => t.crop_spec(),
-            PadModel::Own(m) => CropSpec::Box { size: m.input(), view: m.meta.view(), alignment: Alignment::None },
+            PadModel::Own(m) => m.meta.crop_spec(),
         }
     }
 

@@ -67,7 +67,7 @@ impl Cropper {
 /// centred square itself (widened as a detected box would be, as the training cache does);
 /// for aligned crops the template's landmarks on that square; for reflected views a box that
 /// the view widens back to the square.
-fn assumed_face(width: usize, height: usize, spec: &CropSpec) -> Detection {
+pub fn assumed_face(width: usize, height: usize, spec: &CropSpec) -> Detection {
     let square = centred_square(width, height);
     let side = square[2] - square[0];
     let view = match *spec {

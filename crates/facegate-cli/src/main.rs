@@ -9,6 +9,7 @@ mod progress;
 mod report;
 mod train_minifas;
 mod train_pad;
+mod student_data;
 mod train_student;
 
 use clap::{Parser, Subcommand};
@@ -90,9 +91,10 @@ enum Train {
         #[arg(long, default_value = faces::DETECTOR)]
         detector: String,
     },
-    /// The multi-task student, distilled from faceres (HSE recipe) and the anti-spoofing
-    /// teacher on CelebA (9 of 10 identities), UTKFace, NUAA train and the replay train sets.
-    /// A loss weight of 0 switches its term off.
+    /// The multi-task student, distilled from SFace and the fine-tuned MiniFAS on its aligned
+    /// view of every non-LFW face: CelebA (9 of 10 identities), UTKFace, the protocol's train
+    /// split and, with --extra, the larger public collections. A loss weight of 0 switches its
+    /// term off.
     Student(StudentOpts),
     /// MiniFASNet V2 SE fine-tuned on the cross-camera protocol's train split (+ CelebA live
     /// faces) on its own evaluation crop: class-balanced cross-entropy plus KL to the original.
@@ -136,14 +138,20 @@ enum Train {
 /// `train student` options; a loss weight of 0 switches its term off.
 #[derive(clap::Args)]
 struct StudentOpts {
-    /// Folder holding celeba-subset/, utkface-subset/, nuaa/ and replay/.
+    /// Folder holding celeba-subset/, utkface-subset/, nuaa/, replay/ and pad-frames/.
     #[arg(long, default_value = "../shared/data")]
     data: PathBuf,
-    #[arg(long, default_value = "splits/pad.json")]
+    #[arg(long, default_value = "splits/pad-cross-camera.json")]
     splits: PathBuf,
-    /// The anti-spoofing teacher weight file.
-    #[arg(long, default_value = "models/pad-teacher.fgw")]
-    pad_teacher: PathBuf,
+    /// The anti-spoofing teacher: a fine-tuned MiniFAS file, or `minifas`.
+    #[arg(long, default_value = "models/minifas-ft.fgw")]
+    pad_teacher: String,
+    /// Folder where the larger public face collections were unpacked (README, "Data").
+    #[arg(long)]
+    extra: Option<PathBuf>,
+    /// Threads that cut crops and run the teachers when the data is first built.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
     #[arg(long, default_value = "runs/student")]
     out: PathBuf,
     #[arg(long, default_value_t = 12)]
@@ -160,7 +168,7 @@ struct StudentOpts {
     max_steps: usize,
     #[arg(long)]
     resume: bool,
-    /// Cosine to the projected recognition-teacher descriptor.
+    /// Cosine to the centred recognition-teacher descriptor.
     #[arg(long, default_value_t = 1.0)]
     w_emb: f64,
     /// Pairwise-similarity (relational) distillation.
@@ -172,7 +180,7 @@ struct StudentOpts {
     /// Live/attack labels.
     #[arg(long, default_value_t = 0.5)]
     w_hard: f64,
-    /// Multi-layer feature alignment with both teachers (3 stages each).
+    /// Multi-layer feature alignment with SFace (2 stages).
     #[arg(long, default_value_t = 1.0)]
     w_feat: f64,
     /// CelebA identity classification (the labels-only baseline).
@@ -187,13 +195,13 @@ struct StudentOpts {
     /// Probability of camera augmentation (resolution, colour, blur, JPEG) per training crop.
     #[arg(long, default_value_t = 0.0)]
     camera: f64,
-    /// Probability of box jitter (scale 0.9-1.1, shift up to 8% of the side) per training crop.
-    #[arg(long, default_value_t = 0.0)]
-    jitter: f64,
     /// Face detector whose crops it trains on (blazeface or facemesh-detection-short); the
     /// exported file records it and the browser build embeds the same one.
-    #[arg(long, default_value = faces::DETECTOR)]
+    #[arg(long, default_value = "facemesh-detection-short")]
     detector: String,
+    /// Also checkpoint every this many batches (an epoch can outlast a session); 0 = at epoch ends.
+    #[arg(long, default_value_t = 200)]
+    checkpoint_steps: usize,
 }
 
 impl StudentOpts {
@@ -215,7 +223,7 @@ impl StudentOpts {
             identities: 0,
             init: self.init.clone(),
             camera: self.camera,
-            jitter: self.jitter,
+            checkpoint_steps: self.checkpoint_steps,
             detector: self.detector.clone(),
         }
     }
@@ -235,8 +243,11 @@ enum Export {
         /// Data the thresholds are fixed on: the PAD dev split and the held-out CelebA identities.
         #[arg(long, default_value = "../shared/data")]
         data: PathBuf,
-        #[arg(long, default_value = "splits/pad.json")]
+        #[arg(long, default_value = "splits/pad-cross-camera.json")]
         splits: PathBuf,
+        /// The anti-spoofing teacher the run's dev data was built with (the cache key names it).
+        #[arg(long, default_value = "models/minifas-ft.fgw")]
+        pad_teacher: String,
     },
     /// An exported student -> the same weights with operating thresholds measured again on the
     /// dev data (optionally on another detector's crops, which its header then names).
@@ -250,8 +261,10 @@ enum Export {
         detector: Option<String>,
         #[arg(long, default_value = "../shared/data")]
         data: PathBuf,
-        #[arg(long, default_value = "splits/pad.json")]
+        #[arg(long, default_value = "splits/pad-cross-camera.json")]
         splits: PathBuf,
+        #[arg(long, default_value = "models/minifas-ft.fgw")]
+        pad_teacher: String,
     },
     /// Best epoch of a pad-teacher run -> FGWT float16 file with its dev threshold.
     PadTeacher {
@@ -479,7 +492,16 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             (serde_json::json!({ "run": out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
         }
         Command::Train { what: Train::Student(o) } => {
-            let args = train_student::StudentArgs { data: o.data.clone(), splits: o.splits.clone(), pad_teacher: o.pad_teacher.clone(), out: o.out.clone(), config: o.config(), resume: o.resume };
+            let args = train_student::StudentArgs {
+                data: o.data.clone(),
+                splits: o.splits.clone(),
+                pad_teacher: o.pad_teacher.clone(),
+                extra: o.extra.clone(),
+                threads: o.threads,
+                out: o.out.clone(),
+                config: o.config(),
+                resume: o.resume,
+            };
             let state = train_student::run(&args)?;
             (serde_json::json!({ "run": o.out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
         }
@@ -491,14 +513,16 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             (serde_json::json!({ "run": out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
         }
         Command::Report { student, pad_teacher, fr_teacher } => (report::run(&student, &pad_teacher, &fr_teacher)?, None),
-        Command::Export { what: Export::Student { run, out, int8, data, splits } } => {
+        Command::Export { what: Export::Student { run, out, int8, data, splits, pad_teacher } } => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");
             let storage = if int8 { facegate_nets::weights::Storage::Int8 } else { facegate_nets::weights::Storage::F16 };
-            (train_student::export(&run, &out, &command, storage, &data, &splits)?, None)
+            let dev = train_student::DevSet { data: &data, splits: &splits, pad_teacher: &pad_teacher };
+            (train_student::export(&run, &out, &command, storage, &dev)?, None)
         }
-        Command::Export { what: Export::Recalibrate { model, out, detector, data, splits } } => {
+        Command::Export { what: Export::Recalibrate { model, out, detector, data, splits, pad_teacher } } => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");
-            (train_student::recalibrate(&model, &out, detector, &command, &data, &splits)?, None)
+            let dev = train_student::DevSet { data: &data, splits: &splits, pad_teacher: &pad_teacher };
+            (train_student::recalibrate(&model, &out, detector, &command, &dev)?, None)
         }
         Command::Export { what: Export::PadTeacher { run, out } } => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");

@@ -126,6 +126,7 @@ impl<C: serde::de::DeserializeOwned> BestEpoch<C> {
             metrics: Default::default(),
             command: command.into(),
             detector: Some(detector.into()),
+            crop: Default::default(),
         };
         if let Some(t) = self.dev.get("threshold") {
             meta.thresholds.insert("liveness".into(), t.clone());

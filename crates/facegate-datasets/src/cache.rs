@@ -152,7 +152,7 @@ impl FaceCache {
             progress(i + 1);
         }
         let cache = Self { index: Index { version: VERSION, key: key.into(), size, records }, crops };
-        cache.write(dir)?;
+        cache.save(dir)?;
         Ok(cache)
     }
 
@@ -171,7 +171,8 @@ impl FaceCache {
         }
     }
 
-    fn write(&self, dir: &Path) -> Result<(), DataError> {
+    /// Writes the cache to `dir` (temporary names, then renamed: see the module doc).
+    pub fn save(&self, dir: &Path) -> Result<(), DataError> {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let tmp = |name: &str| dir.join(format!(".{name}.tmp-{}", std::process::id()));
         let (bin_tmp, idx_tmp) = (tmp("crops.bin"), tmp("index.json"));

@@ -82,16 +82,35 @@ impl Similarity {
     }
 }
 
+/// [`template4`] shrunk `view` times about the crop's centre: the aligned face with
+/// `view - 1` of its side around it (view 1 is the recogniser's crop itself). The student reads
+/// such a view: the ArcFace crop in its centre for identity, and around it the paper or screen
+/// edges liveness looks for.
+pub fn template4_view(size: usize, view: f64) -> [[f64; 2]; 4] {
+    let c = size as f64 / 2.0;
+    template4(size).map(|[x, y]| [c + (x - c) / view, c + (y - c) / view])
+}
+
 /// The transform from a detection's frame coordinates to the `size`x`size` aligned crop.
 pub fn alignment(face: &Detection, size: usize) -> Option<Similarity> {
-    Similarity::fit(&face.landmarks[..4], &template4(size))
+    alignment_view(face, size, 1.0)
+}
+
+/// [`alignment`] onto [`template4_view`].
+pub fn alignment_view(face: &Detection, size: usize, view: f64) -> Option<Similarity> {
+    Similarity::fit(&face.landmarks[..4], &template4_view(size, view))
 }
 
 /// The `size`x`size` face aligned to the ArcFace template (HWC RGB, 0..255), sampled as
 /// OpenCV's `warpAffine` does (bilinear, integer pixel centres, zero outside the frame), the
 /// sampling SFace's own pipeline used. `None` when the landmarks are degenerate.
 pub fn aligned_face(img: &RgbImage, face: &Detection, size: usize) -> Option<Vec<f32>> {
-    alignment(face, size).and_then(|m| warp(img, &m, size))
+    aligned_view(img, face, size, 1.0)
+}
+
+/// [`aligned_face`] with the template shrunk `view` times ([`template4_view`]).
+pub fn aligned_view(img: &RgbImage, face: &Detection, size: usize, view: f64) -> Option<Vec<f32>> {
+    alignment_view(face, size, view).and_then(|m| warp(img, &m, size))
 }
 
 /// Samples output pixel (x, y) at `m`^-1 (x, y) in the frame.
@@ -231,6 +250,18 @@ mod tests {
             }
             assert!(best > 200.0 && close([at[0] as f64, at[1] as f64], q, 1.5), "template point {q:?}: brightest {best} at {at:?}");
         }
+    }
+
+    #[test]
+    fn a_wider_view_keeps_the_face_centred_and_smaller() {
+        let (t, w) = (template4(128), template4_view(128, 2.0));
+        let eyes = |p: [[f64; 2]; 4]| p[1][0] - p[0][0];
+        assert!((eyes(t) / eyes(w) - 2.0).abs() < 1e-9);
+        // The template's points move towards the centre, each by half its distance.
+        for (a, b) in t.iter().zip(&w) {
+            assert!(close(*b, [(a[0] + 64.0) / 2.0, (a[1] + 64.0) / 2.0], 1e-9));
+        }
+        assert_eq!(template4_view(112, 1.0), template4(112));
     }
 
     #[test]

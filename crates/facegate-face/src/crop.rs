@@ -1,6 +1,6 @@
 //! Face crops: the square detector box, resampled to the size a model wants.
 
-use crate::align::{aligned_face, reflected_view};
+use crate::align::{aligned_view, reflected_view};
 use crate::detector::Detection;
 use crate::image::RgbImage;
 use crate::resample::{crop_and_resize, rotated_crop};
@@ -21,8 +21,9 @@ pub enum Alignment {
 pub enum CropSpec {
     /// The detector's square box widened `view` times (black outside the frame).
     Box { size: usize, view: f64, alignment: Alignment },
-    /// Aligned by the landmarks to the ArcFace template (recognition).
-    Aligned { size: usize },
+    /// Aligned by the landmarks to the ArcFace template shrunk `view` times about the centre
+    /// (1.0: the recogniser's own crop).
+    Aligned { size: usize, view: f64 },
     /// The raw detector box widened `view` times, squared, border-reflected (MiniFASNet).
     Reflected { size: usize, view: f64 },
 }
@@ -30,7 +31,7 @@ pub enum CropSpec {
 impl CropSpec {
     pub fn size(&self) -> usize {
         match *self {
-            CropSpec::Box { size, .. } | CropSpec::Aligned { size } | CropSpec::Reflected { size, .. } => size,
+            CropSpec::Box { size, .. } | CropSpec::Aligned { size, .. } | CropSpec::Reflected { size, .. } => size,
         }
     }
 
@@ -38,7 +39,7 @@ impl CropSpec {
     pub fn cut(&self, img: &RgbImage, face: &Detection) -> Option<Vec<f32>> {
         match *self {
             CropSpec::Box { size, view, alignment } => Some(face_crop_view(img, face, size, alignment, view)),
-            CropSpec::Aligned { size } => aligned_face(img, face, size),
+            CropSpec::Aligned { size, view } => aligned_view(img, face, size, view),
             CropSpec::Reflected { size, view } => Some(reflected_view(img, face, view, size)),
         }
     }

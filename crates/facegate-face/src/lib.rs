@@ -11,7 +11,7 @@ mod error;
 mod image;
 mod resample;
 
-pub use align::{ARCFACE_112, Similarity, aligned_face, alignment, reflected_view, template4, warp};
+pub use align::{ARCFACE_112, Similarity, aligned_face, aligned_view, alignment, alignment_view, reflected_view, template4, template4_view, warp};
 pub use crop::{Alignment, CropSpec, face_crop, face_crop_view, widen};
 pub use detector::{Detection, Detector, DetectorConfig, js_round, non_max_suppression};
 pub use error::FaceError;

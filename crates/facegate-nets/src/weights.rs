@@ -51,6 +51,26 @@ pub struct WeightsMeta {
     /// browser build follow this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detector: Option<String>,
+    /// What the input crop is cut around; files from before this field were box crops.
+    #[serde(default, skip_serializing_if = "CropKind::is_box")]
+    pub crop: CropKind,
+}
+
+/// How a model's input is cut from the frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CropKind {
+    /// The detector's square box, widened `view` times.
+    #[default]
+    Box,
+    /// The face aligned by its landmarks to the ArcFace template, shrunk `view` times.
+    Aligned,
+}
+
+impl CropKind {
+    fn is_box(&self) -> bool {
+        *self == CropKind::Box
+    }
 }
 
 /// The detector of files from before the `detector` field: all were made on BlazeFace crops.
@@ -68,6 +88,14 @@ impl WeightsMeta {
 
     pub fn detector(&self) -> &str {
         self.detector.as_deref().unwrap_or(LEGACY_DETECTOR)
+    }
+
+    /// The crop these weights read, as every path that measures or ships them cuts it.
+    pub fn crop_spec(&self) -> facegate_face::CropSpec {
+        match self.crop {
+            CropKind::Box => facegate_face::CropSpec::Box { size: self.input, view: self.view(), alignment: facegate_face::Alignment::None },
+            CropKind::Aligned => facegate_face::CropSpec::Aligned { size: self.input, view: self.view() },
+        }
     }
 }
 
@@ -418,6 +446,21 @@ mod tests {
         assert_eq!(read_meta(&legacy).unwrap().detector(), LEGACY_DETECTOR);
         let named = WeightsMeta { detector: Some("facemesh-detection-short".into()), ..meta() };
         assert_eq!(read_meta(&to_bytes(&net, &named)).unwrap().detector(), "facemesh-detection-short");
+    }
+
+    /// Files name how their crop is cut; files from before the field read box crops, and a
+    /// box file's header is written as it was.
+    #[test]
+    fn the_crop_is_recorded_and_older_files_mean_box_crops() {
+        use facegate_face::{Alignment, CropSpec};
+        let net = PadNet::shell(&Device::flex());
+        let boxed = WeightsMeta { view: Some(1.5), ..meta() };
+        let bytes = to_bytes(&net, &boxed);
+        assert!(!String::from_utf8_lossy(&bytes[..200]).contains("crop"));
+        assert_eq!(read_meta(&bytes).unwrap().crop_spec(), CropSpec::Box { size: PADNET_INPUT, view: 1.5, alignment: Alignment::None });
+        let aligned = WeightsMeta { crop: CropKind::Aligned, ..boxed };
+        let got = read_meta(&to_bytes(&net, &aligned)).unwrap();
+        assert_eq!((got.crop, got.crop_spec()), (CropKind::Aligned, CropSpec::Aligned { size: PADNET_INPUT, view: 1.5 }));
     }
 
     #[test]

@@ -170,7 +170,7 @@ impl Engine {
         let people = facegate_face::people(detections, PERSON_SCORE);
         let bystanders = detections.iter().filter(|d| d.score >= PERSON_SCORE && !people.iter().any(|p| std::ptr::eq(*p, *d)));
         let scored: Vec<&Detection> = people.iter().copied().chain(bystanders).take(MAX_SCORED_FACES).collect();
-        let mut crops: Vec<Vec<f32>> = scored.iter().map(|d| face_crop_view(frame, d, STUDENT_INPUT, Alignment::None, self.meta.view())).collect();
+        let mut crops: Vec<Vec<f32>> = scored.iter().map(|d| self.crop(frame, d)).collect();
         let target = embed.and_then(|e| scored.iter().position(|s| std::ptr::eq(*s, e)));
         let embedded = target.map(|k| embed_and_score(&self.student, &[crops.remove(k)]));
         let mut scores = score(&self.student, &crops);
@@ -201,7 +201,13 @@ impl Engine {
     pub fn face_crop(&self, frame: &RgbImage) -> Result<Vec<f32>, SdkError> {
         let detections = self.detector.detect(frame)?;
         let face = facegate_face::single_face(&detections, PERSON_SCORE)?;
-        Ok(face_crop_view(frame, face, STUDENT_INPUT, Alignment::None, self.meta.view()))
+        Ok(self.crop(frame, face))
+    }
+
+    /// The student's crop of one face, as its file says it was trained and measured. Landmarks
+    /// too degenerate to align by (never seen from either detector) fall back to the box.
+    fn crop(&self, frame: &RgbImage, face: &Detection) -> Vec<f32> {
+        self.meta.crop_spec().cut(frame, face).unwrap_or_else(|| face_crop_view(frame, face, STUDENT_INPUT, Alignment::None, self.meta.view()))
     }
 
     /// The one face a decision is made on: exactly one person in view (bystanders aside).

@@ -97,7 +97,7 @@ impl OnnxTeacher {
     /// The crop a teacher of `kind` reads (no model needed).
     pub fn crop_spec_of(kind: OnnxKind) -> CropSpec {
         match kind {
-            OnnxKind::Sface => CropSpec::Aligned { size: 112 },
+            OnnxKind::Sface => CropSpec::Aligned { size: 112, view: 1.0 },
             OnnxKind::Minifas => CropSpec::Reflected { size: 128, view: MINIFAS_VIEW },
         }
     }
@@ -109,6 +109,11 @@ impl OnnxTeacher {
 
     pub fn model(&self) -> &OnnxModel {
         &self.model
+    }
+
+    /// The graph output [`Self::forward`] returns.
+    pub fn output(&self) -> &str {
+        &self.output
     }
 
     /// The HWC RGB 0..255 crop as this teacher's NCHW input.

@@ -18,12 +18,25 @@ pub struct EpochLog {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
     pub epochs_done: usize,
+    /// The random state at the start of the next epoch (it shuffles the epoch's order).
     pub rng: u64,
+    /// Batches of the next epoch already trained into `last.bpk` (a checkpoint within the
+    /// epoch), and the random state after them.
+    #[serde(default)]
+    pub steps_done: usize,
+    #[serde(default)]
+    pub step_rng: Option<u64>,
     pub best_epoch: Option<usize>,
+    /// Infinite (written as JSON `null`) until an epoch has ended.
+    #[serde(deserialize_with = "null_is_infinite")]
     pub best_score: f64,
     pub log: Vec<EpochLog>,
     /// The run's configuration; a resume with another one is refused.
     pub config: serde_json::Value,
+}
+
+fn null_is_infinite<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename.
@@ -66,7 +79,7 @@ impl Run {
     pub fn open(out: &Path, config: serde_json::Value, seed: u64, resume: bool) -> Result<(Self, bool), TrainError> {
         std::fs::create_dir_all(out).map_err(io(out))?;
         let state_path = out.join("state.json");
-        let fresh = RunState { epochs_done: 0, rng: seed, best_epoch: None, best_score: f64::INFINITY, log: Vec::new(), config: config.clone() };
+        let fresh = RunState { epochs_done: 0, rng: seed, steps_done: 0, step_rng: None, best_epoch: None, best_score: f64::INFINITY, log: Vec::new(), config: config.clone() };
         if !(resume && state_path.exists()) {
             return Ok((Self { out: out.to_path_buf(), state: fresh }, false));
         }
@@ -98,19 +111,43 @@ impl Run {
         Ok((model, optim))
     }
 
-    /// Records a finished epoch; a lower `score` than any before makes it the best.
-    pub fn end_epoch<M: Module>(&mut self, model: &M, optim: &ModuleOptimizer, log: EpochLog, score: f64, rng: u64) -> Result<(), TrainError> {
-        let epoch = log.epoch;
-        self.state.log.push(log);
-        self.state.epochs_done = epoch;
-        self.state.rng = rng;
+    /// Where the epoch being resumed starts: the batches already done and the random state
+    /// after them (the epoch's order is shuffled from `state.rng`); `(0, None)` at an epoch's
+    /// start.
+    pub fn resume_point(&self) -> (usize, Option<u64>) {
+        (self.state.steps_done, self.state.step_rng)
+    }
+
+    /// Checkpoints within an epoch (long epochs on 2 cores outlast a session): the weights and
+    /// optimiser after `steps_done` batches, and the random state to go on with.
+    pub fn save_within_epoch<M: Module>(&mut self, model: &M, optim: &ModuleOptimizer, steps_done: usize, rng: u64) -> Result<(), TrainError> {
+        self.save_weights(model, optim)?;
+        self.state.steps_done = steps_done;
+        self.state.step_rng = Some(rng);
+        let state_path = self.out.join("state.json");
+        write_atomic(&state_path, &serde_json::to_vec_pretty(&self.state).expect("state serialises")).map_err(io(&state_path))
+    }
+
+    fn save_weights<M: Module>(&self, model: &M, optim: &ModuleOptimizer) -> Result<(), TrainError> {
         let last = self.out.join("last.bpk");
         let tmp = self.out.join("last.tmp.bpk");
         model.clone().save_file(&tmp).map_err(|e| TrainError::Resume(e.to_string()))?;
         std::fs::rename(&tmp, &last).map_err(io(&last))?;
         let opt_path = self.out.join("optim.bpk");
         let opt_bytes = optim.into_bytes().map_err(|e| TrainError::Resume(e.to_string()))?;
-        write_atomic(&opt_path, &opt_bytes).map_err(io(&opt_path))?;
+        write_atomic(&opt_path, &opt_bytes).map_err(io(&opt_path))
+    }
+
+    /// Records a finished epoch; a lower `score` than any before makes it the best.
+    pub fn end_epoch<M: Module>(&mut self, model: &M, optim: &ModuleOptimizer, log: EpochLog, score: f64, rng: u64) -> Result<(), TrainError> {
+        let epoch = log.epoch;
+        self.state.log.push(log);
+        self.state.epochs_done = epoch;
+        self.state.rng = rng;
+        self.state.steps_done = 0;
+        self.state.step_rng = None;
+        self.save_weights(model, optim)?;
+        let last = self.out.join("last.bpk");
         if score < self.state.best_score || self.state.best_epoch.is_none() {
             self.state.best_score = score;
             self.state.best_epoch = Some(epoch);

@@ -45,6 +45,7 @@ fn loss_falls_and_training_resumes() {
         metrics: Default::default(),
         command: "test".into(),
         detector: None,
+        crop: Default::default(),
     };
     let bytes = export(&net, meta);
     let (loaded, _) = load(PadNet::new(&valid_device()), &bytes, PADNET_ARCH).unwrap();

@@ -1,19 +1,18 @@
-//! Multi-teacher distillation of the student: a face-recognition teacher and the
-//! anti-spoofing teacher guide one small network through its outputs and through three
-//! intermediate stages, every term weighted from the command line (0 switches it off).
+//! Multi-teacher distillation of the student: SFace (recognition) and a MiniFAS (anti-spoofing)
+//! guide one small network through their outputs and through two of SFace's intermediate
+//! stages, every term weighted from the command line (0 switches it off). The student reads
+//! the aligned view (the ArcFace crop in its centre, `STUDENT_VIEW` times wider), cached once.
 //!
 //! Terms (each a batch mean; see `losses`):
-//! - `emb`: 1 - cos(student embedding, projection of the centred teacher descriptor); the
-//!   projection is the descriptors' top-128 principal subspace, learned once from the
-//!   training faces (`targets::Projection`).
+//! - `emb`: 1 - cos(student embedding, the centred teacher descriptor in its principal axes),
+//!   learned once from the training faces (`targets::Projection`).
 //! - `rel`: the batch's pairwise cosine matrix of student embeddings vs centred teacher
 //!   descriptors.
 //! - `kd`: tempered soft-label BCE towards the anti-spoofing teacher's logit.
 //! - `hard`: class-balanced BCE towards the live/attack labels.
-//! - `feat`: for stages 1-3, the student map through a 1x1 adapter, pooled to the teachers'
-//!   4x4 grid, against each teacher's map (squared distance of L2-normalised maps); the
-//!   recognition teacher is matched on the centre of the student's map (its crop is the face
-//!   box), the anti-spoofing teacher on the whole map. Mean over the six pairs.
+//! - `feat`: for stages 1-2, the centre of the student's map (the part that shows SFace's
+//!   aligned crop) through a 1x1 adapter, pooled to a 4x4 grid, against SFace's stage map
+//!   (squared distance of L2-normalised maps). Mean over the two pairs.
 //! - `id`: CosFace cross-entropy over CelebA identities (labels only, the no-distillation
 //!   baseline).
 //!
@@ -21,7 +20,7 @@
 
 pub mod targets;
 
-use crate::augment::{Augment, center, flip, window};
+use crate::augment::{Augment, flip};
 pub use crate::checkpoint::Event;
 use crate::checkpoint::{EpochMeter, Run, RunState, TrainError, cosine_lr, steps_per_epoch};
 use crate::losses::{balanced_weights, bce, binary_kd, cosine_distance, feature_alignment, l2_normalise, masked_cross_entropy, relational};
@@ -34,9 +33,11 @@ use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor, TensorData};
 use facegate_datasets::cache::FaceCache;
 use facegate_datasets::pad::Label;
+use facegate_datasets::splits::is_full_frame;
 use facegate_metrics::{PadLabel, PadSample, eer, eer_threshold, pad_report, tar_at_far, threshold_at_bpcer};
-use facegate_nets::student::{EMBEDDING, STAGE_CHANNELS, centre};
+use facegate_nets::student::{EMBEDDING, centre};
 use facegate_nets::{STUDENT_ARCH, STUDENT_INPUT, STUDENT_VIEW, Student, student_input};
+use facegate_nets::student::STAGE_CHANNELS as STUDENT_STAGES;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use targets::{GRID, Projection, TEACHER_STAGE_CHANNELS, Targets, maps_len};
@@ -68,11 +69,9 @@ pub struct DistilConfig {
     /// to give them through camera changes. 0 = flips only.
     #[serde(default)]
     pub camera: f64,
-    /// Probability that a training crop's box is scaled and shifted (`Augment::jitter`) while
-    /// the targets stay those of the centred crop, so the embedding learns to ignore how the
-    /// detector's box wanders between video frames. 0 = the centred view only.
+    /// Also checkpoint every this many batches within an epoch (0: at epoch ends only).
     #[serde(default)]
-    pub jitter: f64,
+    pub checkpoint_steps: usize,
     /// The detector whose crops it trains on (recorded in the exported file).
     #[serde(default = "facegate_nets::weights::legacy_detector")]
     pub detector: String,
@@ -97,7 +96,7 @@ impl Default for DistilConfig {
             identities: 0,
             init: None,
             camera: 0.0,
-            jitter: 0.0,
+            checkpoint_steps: 0,
             detector: facegate_nets::weights::legacy_detector(),
         }
     }
@@ -119,23 +118,14 @@ pub struct Source<'a> {
 pub struct DistilNet {
     pub student: Student,
     fr_adapters: Vec<Conv2d>,
-    pad_adapters: Vec<Conv2d>,
     identities: Linear,
 }
 
 impl DistilNet {
     pub fn new(identities: usize, device: &Device) -> Self {
-        let adapters = || {
-            STAGE_CHANNELS
-                .iter()
-                .zip(TEACHER_STAGE_CHANNELS)
-                .map(|(&s, t)| Conv2dConfig::new([s, t], [1, 1]).with_bias(false).init(device))
-                .collect::<Vec<_>>()
-        };
         Self {
             student: Student::new(device),
-            fr_adapters: adapters(),
-            pad_adapters: adapters(),
+            fr_adapters: STUDENT_STAGES.iter().zip(TEACHER_STAGE_CHANNELS).map(|(&s, t)| Conv2dConfig::new([s, t], [1, 1]).with_bias(false).init(device)).collect(),
             identities: LinearConfig::new(EMBEDDING, identities.max(1)).with_bias(false).init(device),
         }
     }
@@ -143,7 +133,6 @@ impl DistilNet {
 
 struct Item<'a> {
     crop: &'a [u8],
-    size: usize,
     /// Live (true) or attack (false) where the source is PAD-labelled.
     live: Option<bool>,
     identity: Option<usize>,
@@ -162,9 +151,10 @@ pub struct TermLog {
     pub id: f64,
 }
 
-/// The student's crop of a cached face: the STUDENT_VIEW window at STUDENT_INPUT.
+/// The student's crop of a cached face: the cache holds the student's own view.
 pub fn student_crop(cache: &FaceCache, i: usize) -> Vec<f32> {
-    center(cache.crop(i), cache.size(), STUDENT_INPUT, STUDENT_VIEW)
+    assert_eq!(cache.size(), STUDENT_INPUT, "a cache of the student's view");
+    cache.crop(i).iter().map(|&v| v as f32).collect()
 }
 
 /// Stage `s` of one face's pooled maps, optionally mirrored left-right.
@@ -185,7 +175,8 @@ fn stage_map(maps: &[half::f16], s: usize, flip: bool) -> Vec<f32> {
 }
 
 /// Trains (or resumes) into `out` (see `checkpoint::Run`); the best epoch is the lowest sum
-/// of the dev anti-spoofing EER and the dev face-verification EER.
+/// of the dev anti-spoofing EER (on full camera views where the dev data has them) and the dev
+/// face-verification EER.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     sources: &[Source],
@@ -200,9 +191,12 @@ pub fn train(
     let device = Device::flex().autodiff();
     let mut data = Vec::new();
     for s in sources {
+        if s.cache.size() != STUDENT_INPUT || s.targets.len() != s.cache.len() {
+            return Err(TrainError::Resume(format!("{}: {} crops of {} px with {} targets; the student reads {STUDENT_INPUT} px", s.cache.index.key, s.cache.len(), s.cache.size(), s.targets.len())));
+        }
         for i in 0..s.cache.len() {
             let live = s.pad_labelled.then(|| s.cache.index.records[i].label() == Label::Live);
-            data.push(Item { crop: s.cache.crop(i), size: s.cache.size(), live, identity: s.identity[i], targets: s.targets, index: i });
+            data.push(Item { crop: s.cache.crop(i), live, identity: s.identity[i], targets: s.targets, index: i });
         }
     }
     if data.is_empty() {
@@ -237,22 +231,25 @@ pub fn train(
         Tensor::<2>::from_data(TensorData::new(v, [n, cols]), &device)
     };
     let camera = Augment::default();
-    let boxes = Augment { view: STUDENT_VIEW, ..Augment::default() };
     for epoch in run.state.epochs_done..cfg.epochs {
         let mut rng = Rng(run.state.rng);
         let mut order: Vec<usize> = (0..data.len()).collect();
         rng.shuffle(&mut order);
+        // Resumed within this epoch: its order, then the batches not yet trained.
+        let (skip, step_rng) = run.resume_point();
+        if let Some(r) = step_rng {
+            rng = Rng(r);
+        }
         let mut meter = EpochMeter::default();
         let mut terms = TermLog::default();
-        for (step, idx) in order.chunks(cfg.batch).take(steps_per_epoch).enumerate() {
+        for (step, idx) in order.chunks(cfg.batch).take(steps_per_epoch).enumerate().skip(skip) {
             let n = idx.len();
             let flips: Vec<bool> = idx.iter().map(|_| rng.chance(0.5)).collect();
             let crops: Vec<Vec<f32>> = idx
                 .iter()
                 .zip(&flips)
                 .map(|(&i, &f)| {
-                    let jittered = cfg.jitter > 0.0 && rng.chance(cfg.jitter);
-                    let mut c = if jittered { boxes.jitter(data[i].crop, data[i].size, STUDENT_INPUT, &mut rng) } else { center(data[i].crop, data[i].size, STUDENT_INPUT, STUDENT_VIEW) };
+                    let mut c: Vec<f32> = data[i].crop.iter().map(|&v| v as f32).collect();
                     if f {
                         flip(&mut c, STUDENT_INPUT);
                     }
@@ -287,23 +284,20 @@ pub fn train(
             }
             if cfg.w_feat > 0.0 {
                 let mut feat = Tensor::<1>::zeros([1], &device).sum();
-                for (s, stage) in out_s.stages.iter().enumerate() {
-                    for (adapters, fr) in [(&model.fr_adapters, true), (&model.pad_adapters, false)] {
-                        let x = if fr { centre(stage.clone(), 1.0 / STUDENT_VIEW) } else { stage.clone() };
-                        let a = adaptive_avg_pool2d(adapters[s].forward(x), [GRID, GRID]).reshape([n as i64, -1]);
-                        let target: Vec<f32> = idx
-                            .iter()
-                            .zip(&flips)
-                            .flat_map(|(&i, &f)| {
-                                let t = data[i].targets;
-                                let maps = if fr { &t.fr_maps } else { &t.pad_maps };
-                                stage_map(&maps[data[i].index * maps_len()..(data[i].index + 1) * maps_len()], s, f)
-                            })
-                            .collect();
-                        feat = feat + feature_alignment(a, t2(target, n));
-                    }
+                for (s, adapter) in model.fr_adapters.iter().enumerate() {
+                    let x = centre(out_s.stages[s].clone(), 1.0 / STUDENT_VIEW);
+                    let a = adaptive_avg_pool2d(adapter.forward(x), [GRID, GRID]).reshape([n as i64, -1]);
+                    let target: Vec<f32> = idx
+                        .iter()
+                        .zip(&flips)
+                        .flat_map(|(&i, &f)| {
+                            let maps = &data[i].targets.fr_maps;
+                            stage_map(&maps[data[i].index * maps_len()..(data[i].index + 1) * maps_len()], s, f)
+                        })
+                        .collect();
+                    feat = feat + feature_alignment(a, t2(target, n));
                 }
-                add(cfg.w_feat, feat.div_scalar(2.0 * out_s.stages.len() as f64), &mut terms.feat);
+                add(cfg.w_feat, feat.div_scalar(model.fr_adapters.len() as f64), &mut terms.feat);
             }
             if cfg.w_id > 0.0 {
                 let k = model.identities.weight.dims()[1];
@@ -326,10 +320,14 @@ pub fn train(
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(cosine_lr(cfg.lr, epoch * steps_per_epoch + step, total_steps), model, grads);
             on(meter.step(epoch, step, steps_per_epoch));
+            if cfg.checkpoint_steps > 0 && (step + 1) % cfg.checkpoint_steps == 0 && step + 1 < steps_per_epoch {
+                run.save_within_epoch(&model, &optim, step + 1, rng.0)?;
+            }
         }
         let valid = model.valid();
         let dev = dev_metrics(&valid.student, pad_dev, fr_dev);
-        let score = dev["pad"]["eer"].as_f64().unwrap_or(0.5) + dev["fr"]["eer"].as_f64().unwrap_or(0.5);
+        let pad_eer = dev.pointer("/pad_sets/full_frame/eer").or(dev.pointer("/pad/eer")).and_then(|v| v.as_f64());
+        let score = pad_eer.unwrap_or(0.5) + dev["fr"]["eer"].as_f64().unwrap_or(0.5);
         let per = |v: f64| v / meter.seen().max(1) as f64;
         let terms = TermLog { emb: per(terms.emb), rel: per(terms.rel), kd: per(terms.kd), hard: per(terms.hard), feat: per(terms.feat), id: per(terms.id) };
         let mut dev = dev;
@@ -362,7 +360,7 @@ fn pad_dev_metrics(samples: &[PadSample]) -> Option<serde_json::Value> {
 /// epoch) and per source (`pad_sets`), and match at FMR 1e-3 over all pairs of the held-out identities.
 pub fn dev_metrics(student: &Student, pad_dev: &[&FaceCache], fr_dev: &[(&FaceCache, Vec<usize>)]) -> serde_json::Value {
     let mut out = serde_json::json!({});
-    let mut samples = Vec::new();
+    let (mut samples, mut full_frame) = (Vec::new(), Vec::new());
     for c in pad_dev {
         let crops: Vec<Vec<f32>> = (0..c.len()).map(|i| student_crop(c, i)).collect();
         let (_, live) = infer(student, &crops);
@@ -373,16 +371,19 @@ pub fn dev_metrics(student: &Student, pad_dev: &[&FaceCache], fr_dev: &[(&FaceCa
             out["pad_sets"][c.index.key.rsplit('/').next().unwrap_or("")] = m;
         }
         samples.extend(set);
+        full_frame.extend(samples[samples.len() - c.len()..].iter().zip(&c.index.records).filter(|(_, r)| is_full_frame(&r.group)).map(|(s, _)| s.clone()));
+    }
+    // Full camera views apart (what the browser gets): the liveness threshold is fixed there.
+    if let Some(m) = pad_dev_metrics(&full_frame) {
+        out["pad_sets"]["full_frame"] = m;
     }
     if let Some(m) = pad_dev_metrics(&samples) {
         out["pad"] = m;
     }
-    let (mut genuine, mut impostor, mut centred) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
     for (c, ids) in fr_dev {
         let crops: Vec<Vec<f32>> = (0..c.len()).map(|i| student_crop(c, i)).collect();
         let (emb, _) = infer(student, &crops);
-        centred.push(emb);
-        let emb = &centred[centred.len() - 1];
         for a in 0..emb.len() {
             for b in a + 1..emb.len() {
                 let s: f32 = emb[a].iter().zip(&emb[b]).map(|(x, y)| x * y).sum();
@@ -394,31 +395,6 @@ pub fn dev_metrics(student: &Student, pad_dev: &[&FaceCache], fr_dev: &[(&FaceCa
         let (e, _) = eer(&genuine, &impostor);
         let (tar, t) = tar_at_far(&genuine, &impostor, 1e-3);
         out["fr"] = serde_json::json!({ "eer": e, "tar_at_fmr_1e-3": tar, "threshold_fmr_1e-3": t, "genuine_pairs": genuine.len(), "impostor_pairs": impostor.len() });
-        out["fr"]["box_jitter"] = box_jitter(student, fr_dev, &centred, t);
     }
     out
-}
-
-/// How far the embedding moves when the detector's box does (as it does between video frames):
-/// each face's centred crop (its embedding in `centred`, per cache) against crops with the box
-/// 3% of its side off-centre (left, right, down) or 5% smaller or larger. `self_match` is the
-/// share of those that still match their own centred crop at `threshold`.
-pub fn box_jitter(student: &Student, faces: &[(&FaceCache, Vec<usize>)], centred: &[Vec<Vec<f32>>], threshold: f32) -> serde_json::Value {
-    use facegate_datasets::cache::CONTEXT;
-    const MOVES: [(f64, f64, f64); 5] = [(-0.03, 0.0, 1.0), (0.03, 0.0, 1.0), (0.0, 0.03, 1.0), (0.0, 0.0, 0.95), (0.0, 0.0, 1.05)];
-    let mut sims = Vec::new();
-    for ((c, _), centred) in faces.iter().zip(centred) {
-        for (i, own) in centred.iter().enumerate() {
-            let (crop, size) = (c.crop(i), c.size());
-            let moved: Vec<Vec<f32>> = MOVES.iter().map(|&(dx, dy, s)| window(crop, size, STUDENT_INPUT, STUDENT_VIEW * s, dx / CONTEXT, dy / CONTEXT)).collect();
-            let (emb, _) = infer(student, &moved);
-            sims.extend(emb.iter().map(|e| e.iter().zip(own).map(|(x, y)| x * y).sum::<f32>()));
-        }
-    }
-    if sims.is_empty() {
-        return serde_json::Value::Null;
-    }
-    let mean = sims.iter().sum::<f32>() / sims.len() as f32;
-    let matched = sims.iter().filter(|&&s| s >= threshold).count() as f32 / sims.len() as f32;
-    serde_json::json!({ "mean_cosine": mean, "self_match": matched, "crops": sims.len() })
 }

@@ -1,45 +1,69 @@
-//! What the teachers say about each cached face, computed once and kept on disk next to the
-//! crops: the recognition descriptor, the anti-spoofing logit, and three stage maps of each
-//! teacher pooled to a 4x4 grid (the feature-alignment targets).
+//! What the teachers say about each training face, computed once and kept on disk next to
+//! the student's crops: SFace's descriptor and two of its stage maps pooled to a 4x4 grid (on
+//! the aligned 112x112 face), and the fine-tuned MiniFAS's live logit (on its reflected view).
 //!
 //! The file is keyed by the teachers' weight checksums and the crop cache's key, so a new
 //! teacher or a new crop makes a stale file that is rebuilt rather than silently reused.
 
-use crate::augment::center;
 use crate::checkpoint::{TrainError, io, write_atomic};
-use burn::tensor::module::adaptive_avg_pool2d;
-use burn::tensor::{Device, Tensor};
-use facegate_datasets::cache::FaceCache;
-use facegate_nets::{PADNET_INPUT, PadNet, padnet_input};
-use facegate_teachers::{CROP, Teacher};
+use facegate_teachers::OnnxTeacher;
 use half::f16;
 use std::path::Path;
 
 /// Stage maps are pooled to GRID x GRID cells.
 pub const GRID: usize = 4;
-/// Channels of the aligned stages, the same in both teachers (MobileNet-v1 stride 4, 8, 16).
-pub const TEACHER_STAGE_CHANNELS: [usize; 3] = [128, 256, 512];
-/// faceres graph nodes at those stages, then its descriptor.
-pub const FACERES_NODES: [&str; 4] = ["conv_pw_3_relu/Relu", "conv_pw_5_relu/Relu", "conv_pw_11_relu/Relu", "global_pooling/Mean"];
-pub const DESCRIPTOR: usize = 1024;
-const MAGIC: &[u8; 4] = b"FGTT";
+/// SFace's stages aligned with the student's first two (strides 4 and 8): 28x28 and 14x14 on
+/// its 112x112 input. Its last stage is summed up by the descriptor, which the embedding term
+/// already matches.
+pub const SFACE_STAGES: [&str; 2] = ["conv_6_relu", "conv_12_relu"];
+pub const TEACHER_STAGE_CHANNELS: [usize; 2] = [256, 512];
+/// SFace's descriptor.
+pub const DESCRIPTOR: usize = 128;
+const MAGIC: &[u8; 4] = b"FGT2";
 
-/// Values per face of one teacher's pooled stage maps, stage by stage, each [C, GRID, GRID].
+/// Values per face of the teacher's pooled stage maps, stage by stage, each [C, GRID, GRID].
 pub fn maps_len() -> usize {
     TEACHER_STAGE_CHANNELS.iter().sum::<usize>() * GRID * GRID
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Targets {
     pub key: String,
-    /// Face-recognition descriptors, n x DESCRIPTOR.
+    /// SFace descriptors, n x DESCRIPTOR.
     pub descriptor: Vec<f32>,
     /// Anti-spoofing teacher live logits, n.
     pub pad_logit: Vec<f32>,
-    /// n x maps_len(), recognition teacher (on the face box crop).
+    /// n x maps_len(), SFace's stages on the aligned face.
     pub fr_maps: Vec<f16>,
-    /// n x maps_len(), anti-spoofing teacher (on its wider view).
-    pub pad_maps: Vec<f16>,
+}
+
+/// One face's targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceTargets {
+    pub descriptor: Vec<f32>,
+    pub pad_logit: f32,
+    pub maps: Vec<f16>,
+}
+
+impl FaceTargets {
+    /// Runs the teachers: `sface` on its aligned crop, `pad` (MiniFAS or its fine-tuned
+    /// weights) on its own view; crops HWC RGB 0..255 as each teacher's `crop_spec` cuts them.
+    pub fn compute(sface: &OnnxTeacher, sface_crop: &[f32], pad: &OnnxTeacher, pad_crop: &[f32]) -> Result<Self, TrainError> {
+        let failed = |who: &str, e: facegate_teachers::TeacherError| TrainError::Resume(format!("{who}: {e}"));
+        let x = sface.input(sface_crop).map_err(|e| failed("sface", e))?;
+        let names = [SFACE_STAGES[0], SFACE_STAGES[1], sface.output()];
+        let out = sface.model().run(&x, &names).map_err(|e| TrainError::Resume(format!("sface: {e}")))?;
+        let mut maps = Vec::with_capacity(maps_len());
+        for (t, c) in out[..2].iter().zip(TEACHER_STAGE_CHANNELS) {
+            let [_, ch, h, w] = t.shape[..] else { return Err(TrainError::Resume(format!("sface: stage map of shape {:?}", t.shape))) };
+            if ch != c {
+                return Err(TrainError::Resume(format!("sface: {ch} channels where {c} were expected")));
+            }
+            maps.extend(pool_chw(&t.data, ch, h, w).into_iter().map(f16::from_f32));
+        }
+        let p = pad.live(pad_crop).map_err(|e| failed("pad teacher", e))?.clamp(1e-6, 1.0 - 1e-6);
+        Ok(Self { descriptor: out[2].data.clone(), pad_logit: (p / (1.0 - p)).ln(), maps })
+    }
 }
 
 impl Targets {
@@ -55,6 +79,13 @@ impl Targets {
         &self.descriptor[i * DESCRIPTOR..(i + 1) * DESCRIPTOR]
     }
 
+    pub fn push(&mut self, f: FaceTargets) {
+        assert_eq!((f.descriptor.len(), f.maps.len()), (DESCRIPTOR, maps_len()), "one face's targets");
+        self.descriptor.extend(f.descriptor);
+        self.pad_logit.push(f.pad_logit);
+        self.fr_maps.extend(f.maps);
+    }
+
     fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend(MAGIC);
@@ -62,7 +93,7 @@ impl Targets {
         out.extend(self.key.as_bytes());
         out.extend((self.len() as u64).to_le_bytes());
         self.descriptor.iter().chain(&self.pad_logit).for_each(|v| out.extend(v.to_le_bytes()));
-        self.fr_maps.iter().chain(&self.pad_maps).for_each(|v| out.extend(v.to_le_bytes()));
+        self.fr_maps.iter().for_each(|v| out.extend(v.to_le_bytes()));
         out
     }
 
@@ -70,7 +101,7 @@ impl Targets {
     fn from_bytes(b: &[u8]) -> Option<Self> {
         let mut at = 0usize;
         let mut take = |n: usize| -> Option<&[u8]> {
-            let s = b.get(at..at + n)?;
+            let s = b.get(at..at.checked_add(n)?)?;
             at += n;
             Some(s)
         };
@@ -82,99 +113,41 @@ impl Targets {
         let n = u64::from_le_bytes(take(8)?.try_into().ok()?) as usize;
         let f32s = |s: &[u8]| s.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect::<Vec<_>>();
         let f16s = |s: &[u8]| s.chunks_exact(2).map(|c| f16::from_le_bytes(c.try_into().expect("2 bytes"))).collect::<Vec<_>>();
-        let descriptor = f32s(take(n * DESCRIPTOR * 4)?);
-        let pad_logit = f32s(take(n * 4)?);
-        let fr_maps = f16s(take(n * maps_len() * 2)?);
-        let pad_maps = f16s(take(n * maps_len() * 2)?);
+        let descriptor = f32s(take(n.checked_mul(DESCRIPTOR * 4)?)?);
+        let pad_logit = f32s(take(n.checked_mul(4)?)?);
+        let fr_maps = f16s(take(n.checked_mul(maps_len() * 2)?)?);
         if at != b.len() {
             return None;
         }
-        Some(Self { key, descriptor, pad_logit, fr_maps, pad_maps })
+        Some(Self { key, descriptor, pad_logit, fr_maps })
     }
 
-    /// The targets stored at `path` if they were made with `key`, else computes and stores them.
-    pub fn open_or_build(
-        path: &Path,
-        key: &str,
-        cache: &FaceCache,
-        fr: &Teacher,
-        pad: &PadNet,
-        pad_view: f64,
-        mut progress: impl FnMut(usize),
-    ) -> Result<Self, TrainError> {
-        if let Some(t) = std::fs::read(path).ok().and_then(|b| Self::from_bytes(&b)).filter(|t| t.key == key && t.len() == cache.len()) {
-            return Ok(t);
-        }
-        let mut t = Self { key: key.into(), descriptor: Vec::new(), pad_logit: Vec::new(), fr_maps: Vec::new(), pad_maps: Vec::new() };
-        let device = pad_device();
-        for start in (0..cache.len()).step_by(16) {
-            let idx: Vec<usize> = (start..(start + 16).min(cache.len())).collect();
-            let fr_crops: Vec<Vec<f32>> = idx.iter().map(|&i| center(cache.crop(i), cache.size(), CROP, 1.0)).collect();
-            let refs: Vec<&[f32]> = fr_crops.iter().map(|c| c.as_slice()).collect();
-            let values = fr.features(&refs, &FACERES_NODES).map_err(|e| TrainError::Resume(format!("recognition teacher: {e}")))?;
-            let mut stages = Vec::new();
-            for v in &values[..3] {
-                let (shape, data) = v.to_tf_vec();
-                stages.push(pool_nhwc(&data, shape[0], shape[1], shape[2], shape[3]));
-            }
-            t.fr_maps.extend(interleave(&stages, idx.len()).into_iter().map(f16::from_f32));
-            t.descriptor.extend(values[3].to_tf_vec().1);
-            let pad_crops: Vec<Vec<f32>> = idx.iter().map(|&i| center(cache.crop(i), cache.size(), PADNET_INPUT, pad_view)).collect();
-            let refs: Vec<&[f32]> = pad_crops.iter().map(|c| c.as_slice()).collect();
-            let (maps, pooled) = pad.forward_stages(padnet_input(&refs, &device));
-            let stages: Vec<Vec<f32>> = maps.into_iter().map(pool_nchw).collect();
-            t.pad_maps.extend(interleave(&stages, idx.len()).into_iter().map(f16::from_f32));
-            t.pad_logit.extend(pad.logit(pooled).into_data().convert::<f32>().try_to_vec::<f32>().expect("f32"));
-            progress(idx.len());
-        }
+    /// The targets stored at `path` if they were made with `key` for `n` faces.
+    pub fn open(path: &Path, key: &str, n: usize) -> Option<Self> {
+        std::fs::read(path).ok().and_then(|b| Self::from_bytes(&b)).filter(|t| t.key == key && t.len() == n)
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), TrainError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
-        write_atomic(path, &t.to_bytes()).map_err(io(path))?;
-        Ok(t)
+        write_atomic(path, &self.to_bytes()).map_err(io(path))
     }
 }
 
-fn pad_device() -> Device {
-    Device::flex()
-}
-
-/// NCHW map -> [N, C*GRID*GRID] averaged over TF-style adaptive cells.
-fn pool_nchw(x: Tensor<4>) -> Vec<f32> {
-    adaptive_avg_pool2d(x, [GRID, GRID]).into_data().convert::<f32>().try_to_vec::<f32>().expect("f32")
-}
-
-/// NHWC values -> [N, C, GRID, GRID] with the same cells as burn's adaptive pooling
-/// (cell i spans floor(i*H/G) .. ceil((i+1)*H/G)).
-pub fn pool_nhwc(data: &[f32], n: usize, h: usize, w: usize, c: usize) -> Vec<f32> {
-    let mut out = vec![0f32; n * c * GRID * GRID];
-    for b in 0..n {
+/// One CHW map -> [C, GRID, GRID], averaged over adaptive cells as burn's adaptive pooling
+/// takes them (cell i spans floor(i*H/G) .. ceil((i+1)*H/G)).
+pub fn pool_chw(data: &[f32], c: usize, h: usize, w: usize) -> Vec<f32> {
+    let mut out = vec![0f32; c * GRID * GRID];
+    for ch in 0..c {
+        let m = &data[ch * h * w..][..h * w];
         for gy in 0..GRID {
             let (y0, y1) = (gy * h / GRID, ((gy + 1) * h).div_ceil(GRID));
             for gx in 0..GRID {
                 let (x0, x1) = (gx * w / GRID, ((gx + 1) * w).div_ceil(GRID));
-                let count = ((y1 - y0) * (x1 - x0)) as f32;
-                for y in y0..y1 {
-                    for x in x0..x1 {
-                        let px = &data[((b * h + y) * w + x) * c..][..c];
-                        for (ch, v) in px.iter().enumerate() {
-                            out[((b * c + ch) * GRID + gy) * GRID + gx] += v / count;
-                        }
-                    }
-                }
+                let sum: f32 = (y0..y1).flat_map(|y| m[y * w + x0..y * w + x1].iter()).sum();
+                out[(ch * GRID + gy) * GRID + gx] = sum / ((y1 - y0) * (x1 - x0)) as f32;
             }
-        }
-    }
-    out
-}
-
-/// Per-stage batches [N, len_s] -> per-face rows of all stages concatenated.
-fn interleave(stages: &[Vec<f32>], n: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(stages.iter().map(|s| s.len()).sum());
-    for i in 0..n {
-        for s in stages {
-            let len = s.len() / n;
-            out.extend(&s[i * len..(i + 1) * len]);
         }
     }
     out
@@ -266,14 +239,16 @@ fn orthonormalise(a: &mut [f64], rows: usize, cols: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::module::adaptive_avg_pool2d;
+    use burn::tensor::{Device, Tensor};
 
     #[test]
-    fn nhwc_pooling_matches_burn_adaptive_pooling() {
-        let (n, h, w, c) = (2, 14, 14, 3);
-        let data: Vec<f32> = (0..n * h * w * c).map(|i| ((i * 37) % 101) as f32).collect();
-        let ours = pool_nhwc(&data, n, h, w, c);
-        let nchw = Tensor::<4>::from_data(burn::tensor::TensorData::new(data, [n, h, w, c]), &Device::flex()).permute([0, 3, 1, 2]);
-        let theirs = pool_nchw(nchw);
+    fn chw_pooling_matches_burn_adaptive_pooling() {
+        let (c, h, w) = (3, 14, 14);
+        let data: Vec<f32> = (0..c * h * w).map(|i| ((i * 37) % 101) as f32).collect();
+        let ours = pool_chw(&data, c, h, w);
+        let x = Tensor::<4>::from_data(burn::tensor::TensorData::new(data, [1, c, h, w]), &Device::flex());
+        let theirs = adaptive_avg_pool2d(x, [GRID, GRID]).into_data().try_to_vec::<f32>().unwrap();
         for (a, b) in ours.iter().zip(&theirs) {
             assert!((a - b).abs() < 1e-3, "{a} vs {b}");
         }
@@ -286,7 +261,7 @@ mod tests {
         let xs: Vec<Vec<f32>> = (0..50)
             .map(|_| {
                 let (a, b) = (rng.range(-1.0, 1.0) as f32, rng.range(-1.0, 1.0) as f32);
-                (0..DESCRIPTOR).map(|i| if i == 3 { a } else if i == 700 { b + a } else { 0.0 }).collect()
+                (0..DESCRIPTOR).map(|i| if i == 3 { a } else if i == 100 { b + a } else { 0.0 }).collect()
             })
             .collect();
         let refs: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
@@ -301,16 +276,28 @@ mod tests {
 
     #[test]
     fn targets_file_round_trips_and_rejects_truncation() {
-        let n = 2;
-        let t = Targets {
-            key: "k".into(),
-            descriptor: (0..n * DESCRIPTOR).map(|v| v as f32).collect(),
-            pad_logit: vec![0.5, -1.0],
-            fr_maps: vec![f16::from_f32(1.5); n * maps_len()],
-            pad_maps: vec![f16::from_f32(-2.0); n * maps_len()],
-        };
+        let mut t = Targets { key: "k".into(), ..Default::default() };
+        for k in 0..2 {
+            t.push(FaceTargets { descriptor: (0..DESCRIPTOR).map(|v| (v + k) as f32).collect(), pad_logit: k as f32 - 0.5, maps: vec![f16::from_f32(1.5); maps_len()] });
+        }
         let bytes = t.to_bytes();
         assert_eq!(Targets::from_bytes(&bytes), Some(t));
         assert_eq!(Targets::from_bytes(&bytes[..bytes.len() - 1]), None);
+    }
+
+    /// The real teachers on a synthetic face: finite targets of the right sizes (float16 maps
+    /// that did not overflow), the same answer twice, and crops of the wrong size refused.
+    #[test]
+    fn teachers_give_finite_targets() {
+        let sface = OnnxTeacher::load("sface").unwrap();
+        let pad = OnnxTeacher::load("minifas").unwrap();
+        let a: Vec<f32> = (0..112 * 112 * 3).map(|i| ((i * 7 + i / 336 * 3) % 256) as f32).collect();
+        let b: Vec<f32> = (0..128 * 128 * 3).map(|i| ((i * 5 + i / 384) % 256) as f32).collect();
+        let t = FaceTargets::compute(&sface, &a, &pad, &b).unwrap();
+        assert_eq!((t.descriptor.len(), t.maps.len()), (DESCRIPTOR, maps_len()));
+        let worst = t.maps.iter().map(|v| v.to_f32().abs()).fold(0f32, f32::max);
+        assert!(t.pad_logit.is_finite() && worst.is_finite() && worst > 0.0, "logit {}, largest |map| {worst}", t.pad_logit);
+        assert_eq!(FaceTargets::compute(&sface, &a, &pad, &b).unwrap(), t);
+        assert!(FaceTargets::compute(&sface, &b, &pad, &a).is_err(), "crops swapped: wrong sizes");
     }
 }
