@@ -41,10 +41,11 @@ enum Command {
     Report {
         #[arg(long, default_value = "models/student.fgw")]
         student: String,
-        #[arg(long, default_value = "models/pad-teacher.fgw")]
+        /// The anti-spoofing teacher it was distilled from: a fine-tuned MiniFAS or PadNet file, or `minifas`.
+        #[arg(long, default_value = "models/minifas-ft.fgw")]
         pad_teacher: String,
-        /// The face-recognition teacher it was distilled from.
-        #[arg(long, default_value = "faceres")]
+        /// The face-recognition teacher it was distilled from (`sface`, or a TF.js teacher).
+        #[arg(long, default_value = "sface")]
         fr_teacher: String,
     },
     /// Write a trained run as a committed float16 weight file.

@@ -4,7 +4,7 @@
 use burn::module::Module;
 use burn::tensor::Device;
 use facegate_nets::weights::{WeightsMeta, load, read_meta};
-use facegate_nets::{PADNET_ARCH, PADNET_INPUT, PadNet, STUDENT_ARCH, STUDENT_INPUT, Student};
+use facegate_nets::{PADNET_ARCH, PadNet, STUDENT_ARCH, Student};
 
 pub enum OwnModel {
     Pad(Box<PadNet>),
@@ -28,13 +28,6 @@ impl Loaded {
             other => return Err(format!("{path}: weights for `{other}`, which this build does not know ({PADNET_ARCH}, {STUDENT_ARCH})").into()),
         };
         Ok(Self { model, meta })
-    }
-
-    pub fn input(&self) -> usize {
-        match self.model {
-            OwnModel::Pad(_) => PADNET_INPUT,
-            OwnModel::Student(_) => STUDENT_INPUT,
-        }
     }
 
     /// P(live) per crop.

@@ -51,6 +51,8 @@ pub(crate) struct Plan {
     pub folded: HashMap<String, String>,
     pub outputs: Vec<String>,
     pub parameter_count: usize,
+    /// Multiply-accumulates of one image through every convolution and Gemm.
+    pub macs: u64,
 }
 
 impl std::fmt::Debug for Plan {
@@ -101,6 +103,7 @@ impl Plan {
         let shapes: Vec<Vec<usize>> = g.values.iter().map(|v| v.shape.clone()).collect();
         let mut producer = vec![None; shapes.len()];
         let mut steps = Vec::with_capacity(g.nodes.len());
+        let mut macs = 0u64;
         for (i, n) in g.nodes.iter().enumerate() {
             producer[n.output] = Some(i);
             let xs = &shapes[n.inputs[0]];
@@ -112,6 +115,7 @@ impl Plan {
                     if weight.len() != cout * per || (*group != 1 && (*group != cin || cin != cout)) {
                         return Err(unsupported(&n.name, format!("Conv ({} weights, group {group}, {cin} -> {cout} channels)", weight.len())));
                     }
+                    macs += (shapes[n.output].iter().product::<usize>() * per) as u64;
                     let (kind, w) = if *group == 1 {
                         // [cout, cin, kh, kw] -> [kh, kw, cin, cout]
                         let mut w = vec![0f32; weight.len()];
@@ -170,7 +174,10 @@ impl Plan {
                     Step::GlobalAveragePool
                 }
                 Op::Reshape => Step::Reshape,
-                Op::Gemm { weight, bias, k, .. } => Step::Gemm { weight: weight.clone(), bias: bias.clone(), k: *k },
+                Op::Gemm { weight, bias, k, .. } => {
+                    macs += weight.len() as u64;
+                    Step::Gemm { weight: weight.clone(), bias: bias.clone(), k: *k }
+                }
             };
             steps.push(step);
         }
@@ -190,6 +197,7 @@ impl Plan {
             folded: g.folded.clone(),
             outputs: g.outputs.clone(),
             parameter_count: g.parameter_count,
+            macs,
         })
     }
 

@@ -84,6 +84,11 @@ impl OnnxModel {
         self.plan.parameter_count
     }
 
+    /// Multiply-accumulates per image (convolutions and Gemm; batch norms are folded in).
+    pub fn macs(&self) -> u64 {
+        self.plan.macs
+    }
+
     /// One image, NCHW `[1, C, H, W]` row-major; returns the named tensors (graph outputs or
     /// any intermediate node output), in ONNX layout, in request order. Only the nodes they
     /// depend on run.

@@ -134,6 +134,14 @@ fn minifas_matches_onnxruntime() {
     check("minifas", &minifas_path());
 }
 
+/// The cost `facegate report` quotes: SFace's multiply-accumulates as counted independently
+/// from the ONNX file (onnx 1.23.0 shape inference: each Conv's output size times its weight's
+/// `cin / group * kh * kw`, plus each Gemm's weight count).
+#[test]
+fn sface_costs_what_its_file_says() {
+    assert_eq!(OnnxModel::load(&sface_path()).unwrap().macs(), 574_138_880);
+}
+
 #[test]
 fn only_the_needed_nodes_run_and_folded_names_are_explained() {
     let model = OnnxModel::load(&minifas_path()).unwrap();
