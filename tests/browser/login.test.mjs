@@ -65,7 +65,14 @@ const profile = path.join(out, 'profile');
 
 // Checks the shipped student is known to fail, with why: reported as KNOWN while they fail
 // and as FIXED once they pass (then take them off this list). Never a reason to skip one.
-const KNOWN = {};
+const KNOWN = {
+  // The v2 student (issue "Student v2"; README, student results). Its embedding is not yet steady
+  // across the frames of one video: LFW 79.8%, cross-session NUAA log-ins 38.5% accepted.
+  'log in with the live camera -> welcome': 'v2 student: 5-frame similarity 0.70 to its own enrolment, match threshold 0.824',
+  'log in on day 2 (session 2) -> welcome': 'v2 student: similarity 0.63 against 0.824 (eval sessions: 0 of 20 of this subject accepted)',
+  // Refused all the same (not the enrolled person), but not for being a photo.
+  'log in with a printed photo -> not live': 'v2 student: mean liveness 0.85 on this print against the stored 0.718',
+};
 
 const results = [];
 function check(name, ok, detail = '') {

@@ -213,7 +213,7 @@ fn minifas_tells_the_live_sequence_from_the_printed_photo() {
 
 /// Enrolled in one NUAA session, logging in at another, through the browser's engine: the
 /// documented keys, the subjects filmed twice, and no stranger let in (the committed student
-/// measured 26 of 2701 impostor log-ins accepted, 0.96%).
+/// measured 12 of 3151 impostor log-ins accepted, 0.38%).
 #[test]
 fn sessions_reports_genuine_and_impostor_log_ins_and_keeps_strangers_out() {
     let dir = scratch("sessions");
