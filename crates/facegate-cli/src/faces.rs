@@ -1,7 +1,7 @@
 //! Dataset image -> the face crop every model reads, through the shared pipeline.
 
 use facegate_datasets::{DataError, load_rgb};
-use facegate_face::{CropSpec, Detection, Detector, DetectorConfig, central_face, centred_square, template4};
+use facegate_face::{CropSpec, Detection, Detector, DetectorConfig, RgbImage, central_face, centred_square, template4};
 use facegate_teachers::teachers_dir;
 use facegate_tfjs::GraphModel;
 use std::path::Path;
@@ -53,14 +53,24 @@ impl Cropper {
     /// One crop per spec of the same detection (the image is read and detected once).
     pub fn cut_each(&mut self, path: &Path, specs: &[CropSpec]) -> Result<Vec<Vec<f32>>, Box<dyn std::error::Error>> {
         let img = load_rgb(path)?;
-        let faces = self.detector.detect(&img)?;
-        let found = central_face(&faces, img.width(), img.height());
-        if let Some(crops) = found.and_then(|face| specs.iter().map(|spec| spec.cut(&img, face)).collect::<Option<Vec<_>>>()) {
-            return Ok(crops);
+        let (face, crops) = cut_detected(&self.detector, &img, specs)?;
+        if face.is_none() {
+            self.missed.push(path.display().to_string());
         }
-        self.missed.push(path.display().to_string());
-        Ok(specs.iter().map(|spec| spec.cut(&img, &assumed_face(img.width(), img.height(), spec)).expect("the assumed face has the template's landmarks")).collect())
+        Ok(crops)
     }
+}
+
+/// The central face of `img` and one crop of it per spec; when the detector finds none (or
+/// its landmarks are degenerate), `None` and the crops of the face [`assumed_face`] takes.
+pub fn cut_detected(detector: &Detector, img: &RgbImage, specs: &[CropSpec]) -> Result<(Option<Detection>, Vec<Vec<f32>>), Box<dyn std::error::Error>> {
+    let faces = detector.detect(img)?;
+    let (w, h) = (img.width(), img.height());
+    let found = central_face(&faces, w, h).and_then(|f| specs.iter().map(|spec| spec.cut(img, f)).collect::<Option<Vec<_>>>().map(|c| (f.clone(), c)));
+    Ok(match found {
+        Some((f, crops)) => (Some(f), crops),
+        None => (None, specs.iter().map(|spec| spec.cut(img, &assumed_face(w, h, spec)).expect("the assumed face has the template's landmarks")).collect()),
+    })
 }
 
 /// The face a face-crop image is assumed to show when none is detected: for box crops the

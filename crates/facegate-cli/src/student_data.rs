@@ -4,16 +4,16 @@
 //! its own view). Kept per source under `cache/<detector>/student/<source>/`, so an interrupted
 //! build loses at most the source it was on.
 
-use crate::faces::{assumed_face, check_dir, detector};
+use crate::faces::{assumed_face, check_dir, cut_detected, detector};
 use crate::progress::Progress;
 use crate::train_pad::cache_dir;
 use crate::train_student::celeba_split;
 use facegate_datasets::cache::{FaceCache, Index, Record, VERSION};
 use facegate_datasets::faces::{celeba, celeba_flat, unlabelled, utkface, utkface_all};
 use facegate_datasets::load_rgb;
-use facegate_datasets::pad::{Label, Sample};
+use facegate_datasets::pad::Sample;
 use facegate_datasets::splits::{CrossCameraSplits, Split};
-use facegate_face::{CropSpec, central_face};
+use facegate_face::CropSpec;
 use facegate_nets::weights::{crc32, file_id};
 use facegate_nets::{STUDENT_INPUT, STUDENT_VIEW};
 use facegate_teachers::OnnxTeacher;
@@ -168,28 +168,11 @@ fn cut_part(part: &[Sample], detector_name: &str, teachers: &Teachers, done: &At
     for s in part {
         let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", s.path.display());
         let img = load_rgb(&s.path).map_err(|e| failed(&e))?;
-        let faces = det.detect(&img).map_err(|e| failed(&e))?;
-        let (w, h) = (img.width(), img.height());
-        let found = central_face(&faces, w, h).and_then(|f| specs.iter().map(|spec| spec.cut(&img, f)).collect::<Option<Vec<_>>>().map(|c| (f.clone(), c)));
-        let (face, crops) = match found {
-            Some((f, c)) => (Some(f), c),
-            None => (None, specs.iter().map(|spec| spec.cut(&img, &assumed_face(w, h, spec)).expect("the assumed face has the template's landmarks")).collect()),
-        };
+        let (face, crops) = cut_detected(&det, &img, &specs).map_err(|e| failed(&e))?;
         let targets = FaceTargets::compute(&teachers.sface, &crops[1], &teachers.pad, &crops[2]).map_err(|e| failed(&e))?;
-        let assumed = assumed_face(w, h, &specs[0]);
-        let f = face.as_ref().unwrap_or(&assumed);
-        let record = Record {
-            path: s.path.display().to_string(),
-            attack: match &s.label {
-                Label::Live => None,
-                Label::Attack(k) => Some(k.clone()),
-            },
-            group: s.group.clone(),
-            found: face.is_some(),
-            score: f.score,
-            square: f.square.map(|v| v as f32),
-            landmarks: f.landmarks.map(|p| p.map(|v| v as f32)),
-        };
+        let found = face.is_some();
+        let f = face.unwrap_or_else(|| assumed_face(img.width(), img.height(), &specs[0]));
+        let record = Record::new(s, found, f.score, f.square, f.landmarks);
         out.push((record, crops[0].iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect(), targets));
         done.fetch_add(1, Ordering::Relaxed);
     }

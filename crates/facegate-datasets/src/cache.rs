@@ -34,6 +34,23 @@ pub struct Record {
 }
 
 impl Record {
+    /// The record of `s` cut around a face (`found`: the detector's, else an assumed one), in
+    /// image pixels; stored as f32.
+    pub fn new(s: &Sample, found: bool, score: f32, square: [f64; 4], landmarks: [[f64; 2]; 6]) -> Self {
+        Record {
+            path: s.path.display().to_string(),
+            attack: match &s.label {
+                Label::Live => None,
+                Label::Attack(k) => Some(k.clone()),
+            },
+            group: s.group.clone(),
+            found,
+            score,
+            square: square.map(|v| v as f32),
+            landmarks: landmarks.map(|p| p.map(|v| v as f32)),
+        }
+    }
+
     pub fn label(&self) -> Label {
         self.attack.clone().map(Label::Attack).unwrap_or(Label::Live)
     }
@@ -199,19 +216,7 @@ fn cut(s: &Sample, detector: &Detector, size: usize) -> Result<(Record, Vec<u8>)
     };
     let [x1, y1, x2, y2] = widen(square, CONTEXT);
     let crop = crop_and_resize(&img, (y1 / h) as f32, (x1 / w) as f32, (y2 / h) as f32, (x2 / w) as f32, size, size);
-    let record = Record {
-        path: s.path.display().to_string(),
-        attack: match &s.label {
-            Label::Live => None,
-            Label::Attack(k) => Some(k.clone()),
-        },
-        group: s.group.clone(),
-        found,
-        score,
-        square: square.map(|v| v as f32),
-        landmarks: landmarks.map(|p| p.map(|v| v as f32)),
-    };
-    Ok((record, crop.into_iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect()))
+    Ok((Record::new(s, found, score, square, landmarks), crop.into_iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect()))
 }
 
 /// Where a cache for `name` lives: `$FACEGATE_CACHE` or `./cache`.
