@@ -28,6 +28,18 @@ export function simdSupported() {
 
 const TEMPLATE_MAGIC = 'FGT1';
 
+// Each asset's URL is written as a literal `new URL('./file', import.meta.url)`: that exact
+// form is what Vite and webpack find, copy into the bundle and rewrite.
+// Vite's dev server pre-bundles dependencies into node_modules/.vite/deps/ without the
+// files they point at (vitejs/vite#8427): say so, with the one-line fix, rather than fail darkly.
+const VITE_PREBUNDLED = import.meta.url.includes('/.vite/deps/')
+  ? " (Vite pre-bundled facegate without its .wasm and worker files: add optimizeDeps: { exclude: ['facegate'] } to vite.config.js)"
+  : '';
+const WASM_URLS = {
+  simd: () => new URL('./simd/facegate_wasm_bg.wasm', import.meta.url),
+  plain: () => new URL('./plain/facegate_wasm_bg.wasm', import.meta.url),
+};
+
 function rethrow(e) {
   if (e instanceof FaceGateError) throw e;
   if (e && e.name === 'FaceGateError') throw new FaceGateError(e.code, e.message);
@@ -100,7 +112,13 @@ export class FaceGate {
     const simd = backend === 'simd' || (backend === 'auto' && simdSupported());
     if (backend === 'simd' && !simdSupported()) throw new FaceGateError('BACKEND_UNAVAILABLE', 'this browser has no WebAssembly SIMD; use "auto"');
     const [init, CoreClass, dir] = simd ? [initSimd, CoreSimd, 'simd'] : [initPlain, CorePlain, 'plain'];
-    await init({ module_or_path: options.wasmUrl ?? new URL(`./${dir}/facegate_wasm_bg.wasm`, import.meta.url) });
+    const url = options.wasmUrl ?? WASM_URLS[dir]();
+    try {
+      await init({ module_or_path: url });
+    } catch (e) {
+      // A 404, a truncated or foreign file, a CSP refusal: a clear rejection, never a hang.
+      throw new FaceGateError('LOAD_FAILED', `could not load the facegate engine from ${url}: ${e && e.message ? e.message : e}${VITE_PREBUNDLED}`);
+    }
     let core;
     try {
       core = new CoreClass();
@@ -186,8 +204,17 @@ export class FaceGateWorker {
   #pending = new Map();
   #next = 0;
 
+  #failed = null;
+
   constructor(worker) {
     this.#worker = worker;
+    // A worker script that does not load (404, CSP, a syntax error) only fires `error`:
+    // every pending call, `create()` included, rejects instead of waiting forever.
+    worker.onerror = (event) => {
+      event.preventDefault();
+      this.#fail(new FaceGateError('LOAD_FAILED', `the facegate worker failed${event.message ? `: ${event.message}` : ' to load'}${VITE_PREBUNDLED}`));
+    };
+    worker.onmessageerror = () => this.#fail(new FaceGateError('INTERNAL', 'a message from the facegate worker could not be read'));
     worker.onmessage = (event) => {
       const { id, result, error } = event.data;
       const p = this.#pending.get(id);
@@ -207,7 +234,15 @@ export class FaceGateWorker {
     return client;
   }
 
+  #fail(error) {
+    this.#failed = error;
+    this.#worker.terminate();
+    for (const p of this.#pending.values()) p.reject(error);
+    this.#pending.clear();
+  }
+
   #send(method, args) {
+    if (this.#failed) return Promise.reject(this.#failed);
     const id = this.#next++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
@@ -242,8 +277,6 @@ export class FaceGateWorker {
   }
 
   terminate() {
-    this.#worker.terminate();
-    for (const p of this.#pending.values()) p.reject(new FaceGateError('TERMINATED', 'the worker was stopped'));
-    this.#pending.clear();
+    this.#fail(new FaceGateError('TERMINATED', 'the worker was stopped'));
   }
 }

@@ -1,0 +1,159 @@
+// The packed npm tarball as web developers use it: installed into a fresh app, then loaded
+// by each setup the package promises to work with — a plain <script type="module"> (import
+// map, no bundler), `vite dev`, `vite build` and webpack 5 — and run in headless Chromium on a
+// real face: the page-thread engine and the worker each find the one face. On the plain page,
+// a missing or truncated wasm file and a missing worker reject create() with LOAD_FAILED
+// instead of leaving it pending. Run by ./build.sh test after the tarball is built.
+
+import { build, createServer } from 'vite';
+import webpack from 'webpack';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import { serve } from '../browser/serve.mjs';
+import { startChrome } from '../browser/webdriver.mjs';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const data = process.env.FACEGATE_DATA ?? path.join(root, '../shared/data');
+const face = path.join(data, 'nuaa/ClientRaw/0009/0009_01_00_01_0.jpg');
+const tarballs = fs.readdirSync(path.join(root, 'target')).filter((f) => /^facegate-.*\.tgz$/.test(f));
+assert.equal(tarballs.length, 1, `expected one target/facegate-*.tgz, found ${tarballs}`);
+const tarball = path.join(root, 'target', tarballs[0]);
+
+// The app: one page that analyses a face on the page thread and in the worker.
+const app = fs.mkdtempSync(path.join(os.tmpdir(), 'facegate-app-'));
+const write = (file, text) => {
+  fs.mkdirSync(path.dirname(path.join(app, file)), { recursive: true });
+  fs.writeFileSync(path.join(app, file), text);
+};
+write('package.json', JSON.stringify({ name: 'app', private: true, type: 'module' }));
+// What the package README asks of a Vite app (vite dev only; builds need nothing).
+write('vite.config.js', "export default { optimizeDeps: { exclude: ['facegate'] } };\n");
+write('index.html', '<!doctype html><title>app</title><script type="module" src="./main.js"></script>\n');
+write(
+  'main.js',
+  `import { FaceGate, FaceGateWorker } from 'facegate';
+async function run() {
+  const img = new Image();
+  img.src = '/face.jpg';
+  await img.decode();
+  const gate = await FaceGate.create();
+  const faces = gate.analyze(img);
+  const worker = await FaceGateWorker.create();
+  const inWorker = await worker.analyze(img);
+  worker.terminate();
+  return { faces: faces.length, worker: inWorker.length, backend: gate.info().backend };
+}
+run().then((r) => { window.facegateResult = r; }, (e) => { window.facegateResult = { failure: \`\${e.code ?? e.name}: \${e.message}\` }; });
+`,
+);
+const importMap = '<script type="importmap">{"imports":{"facegate":"/node_modules/facegate/facegate.js"}}</script>';
+write('plain.html', `<!doctype html><title>plain</title>${importMap}<script type="module" src="./main.js"></script>\n`);
+write(
+  'failures.html',
+  `<!doctype html><title>failures</title>${importMap}<script type="module">
+import { FaceGate, FaceGateWorker, FaceGateError } from 'facegate';
+const tries = {
+  'missing wasm': () => FaceGate.create({ wasmUrl: '/missing.wasm' }),
+  'truncated wasm': () => FaceGate.create({ wasmUrl: '/truncated.wasm' }),
+  'missing worker': () => FaceGateWorker.create({ workerUrl: '/missing-worker.js' }),
+};
+const out = {};
+for (const [what, f] of Object.entries(tries)) {
+  const timeout = new Promise((r) => setTimeout(() => r('still pending after 20 s'), 20000));
+  out[what] = await Promise.race([f().then(() => 'resolved', (e) => (e instanceof FaceGateError ? e.code : \`\${e.name}: \${e.message}\`)), timeout]);
+}
+window.facegateResult = out;
+</script>
+`,
+);
+fs.copyFileSync(face, path.join(app, 'face.jpg'));
+write('public/.keep', '');
+fs.copyFileSync(face, path.join(app, 'public/face.jpg'));
+execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], { cwd: app, stdio: 'inherit' });
+const pkg = path.join(app, 'node_modules/facegate');
+const simdWasm = fs.readFileSync(path.join(pkg, 'simd/facegate_wasm_bg.wasm'));
+fs.writeFileSync(path.join(app, 'truncated.wasm'), simdWasm.subarray(0, simdWasm.length >> 1));
+
+const manifest = JSON.parse(fs.readFileSync(path.join(pkg, 'package.json'), 'utf8'));
+assert.equal(manifest.type, 'module');
+assert.equal(manifest.sideEffects, false);
+assert.ok(fs.existsSync(path.join(pkg, manifest.types)), 'types file ships');
+assert.ok(manifest.exports['.'].default && manifest.exports['./worker'], 'exports map');
+
+const chrome = await startChrome();
+let passed = 0;
+const failed = [];
+async function page(url) {
+  await chrome.go(url);
+  for (let i = 0; i < 600; i++) {
+    const r = await chrome.eval('return window.facegateResult ?? null');
+    if (r) return r;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const log = await chrome.consoleLog().catch(() => []);
+  return { failure: `no result after 60 s; console: ${log.map((l) => l.message).join(' | ')}` };
+}
+async function check(name, url, expect) {
+  const got = await page(url);
+  try {
+    expect(got);
+    passed++;
+    console.log(`  ok  ${name}: ${JSON.stringify(got)}`);
+  } catch (e) {
+    failed.push(name);
+    console.log(`  FAIL ${name}: ${JSON.stringify(got)} (${e.message})`);
+  }
+}
+const oneFace = (r) => {
+  assert.equal(r.failure, undefined);
+  assert.equal(r.faces, 1, 'page thread');
+  assert.equal(r.worker, 1, 'worker');
+};
+
+try {
+  // No bundler: the package's files as they are, an import map for the bare name.
+  const plain = await serve(0, [['/', app]]);
+  const base = `http://127.0.0.1:${plain.address().port}`;
+  await check('plain <script type="module">', `${base}/plain.html`, oneFace);
+  await check('load failures reject create()', `${base}/failures.html`, (r) =>
+    assert.deepEqual(r, { 'missing wasm': 'LOAD_FAILED', 'truncated wasm': 'LOAD_FAILED', 'missing worker': 'LOAD_FAILED' }),
+  );
+  plain.close();
+
+  // vite dev: modules served on the fly, dependencies pre-bundled.
+  const dev = await createServer({ root: app, logLevel: 'warn', server: { port: 0, host: '127.0.0.1' } });
+  await dev.listen();
+  await check('vite dev', `http://127.0.0.1:${dev.httpServer.address().port}/`, oneFace);
+  await dev.close();
+
+  // vite build: both wasm files and the worker end up in the bundle.
+  await build({ root: app, logLevel: 'warn', build: { outDir: path.join(app, 'dist-vite'), target: 'es2022' } });
+  const assets = fs.readdirSync(path.join(app, 'dist-vite/assets'));
+  assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 2, `both wasm builds are bundled: ${assets}`);
+  const built = await serve(0, [['/', path.join(app, 'dist-vite')]]);
+  await check('vite build', `http://127.0.0.1:${built.address().port}/`, oneFace);
+  built.close();
+
+  // webpack 5, production mode, no loader configured for the package.
+  const out = path.join(app, 'dist-webpack');
+  const stats = await new Promise((resolve, reject) =>
+    webpack(
+      { mode: 'production', context: app, entry: './main.js', output: { path: out, publicPath: '/' }, performance: { hints: false } },
+      (err, s) => (err ? reject(err) : resolve(s)),
+    ),
+  );
+  assert.ok(!stats.hasErrors(), stats.toString({ all: false, errors: true }));
+  fs.copyFileSync(path.join(app, 'index.html'), path.join(out, 'index.html'));
+  fs.copyFileSync(face, path.join(out, 'face.jpg'));
+  const wp = await serve(0, [['/', out]]);
+  await check('webpack 5', `http://127.0.0.1:${wp.address().port}/`, oneFace);
+  wp.close();
+} finally {
+  await chrome.quit();
+  fs.rmSync(app, { recursive: true, force: true });
+}
+console.log(`test result: ${failed.length ? 'FAILED' : 'ok'}. ${passed} passed; ${failed.length} failed (bundlers, ${path.basename(tarball)})`);
+process.exit(failed.length ? 1 : 0);
