@@ -110,7 +110,7 @@ build_pkg() {
   rm -rf pkg && mkdir -p pkg
   wasm_build simd
   wasm_build plain
-  cp pkg-templates/package.json pkg-templates/facegate.js pkg-templates/facegate.d.ts pkg-templates/worker.js pkg-templates/README.md pkg/
+  cp pkg-templates/* pkg/
   for f in pkg/simd/facegate_wasm_bg.wasm pkg/plain/facegate_wasm_bg.wasm; do
     printf '%s: %d bytes, %d gzip\n' "$f" "$(stat -c %s "$f")" "$(gzip -9 -c "$f" | wc -c)"
   done
@@ -133,8 +133,8 @@ test_all() {
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
     cargo test --locked --profile wasm --target wasm32-unknown-unknown -p facegate-wasm --test web 2>&1 | tee -a target/test.log
   [[ ${PIPESTATUS[0]} == 0 ]] || status=1
-  # The packed npm package in a fresh app: no bundler, vite dev, vite build, webpack 5.
-  build_pkg && node tests/npm/bundlers.test.mjs 2>&1 | tee -a target/test.log
+  # The packed npm package in a fresh app: the API, and no bundler, vite dev, vite build, webpack 5.
+  build_pkg && node tests/npm/package.test.mjs 2>&1 | tee -a target/test.log
   [[ ${PIPESTATUS[0]} == 0 ]] || status=1
   # The login page end to end: fake camera from nuaa-sequences, offline, no external request.
   build_www && node tests/browser/login.test.mjs 2>&1 | tee -a target/test.log

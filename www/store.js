@@ -1,6 +1,5 @@
-// Where the sample page keeps its state: one IndexedDB store holding the AES-GCM key (a
-// non-extractable CryptoKey: the browser stores it but no script can read its bytes) and the
-// template sealed with it. "Forget me" deletes both.
+// Where the sample page keeps its enrolment: the sealed template, in one IndexedDB store. Its
+// key lives in the package's key store (`templateKey`); "Forget me" deletes both.
 
 const DB = 'facegate-login';
 const STORE = 'kv';
@@ -32,19 +31,10 @@ async function tx(mode, f) {
 const get = (k) => tx('readonly', (s) => s.get(k));
 const put = (k, v) => tx('readwrite', (s) => s.put(v, k));
 
-/** This browser's template key, generated (non-extractable) on first use. */
-export async function templateKey() {
-  const existing = await get('key');
-  if (existing) return existing;
-  const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
-  await put('key', key);
-  return key;
-}
-
 /** The enrolled template ({template, enrolledAt}) or undefined. */
 export const loadEnrolment = () => get('enrolment');
 
 export const saveEnrolment = (template) => put('enrolment', { template, enrolledAt: new Date().toISOString() });
 
-/** Deletes the template and the key that sealed it. */
+/** Deletes the template. */
 export const forget = () => tx('readwrite', (s) => s.clear());

@@ -154,18 +154,16 @@ try {
     const enrol = await act(chrome, 'enroll');
     check('enrol with the live camera', enrol.kind === 'enrolled', enrol.text);
     const stored = await chrome.evalAsync(`const done = arguments[arguments.length - 1];
-      const req = indexedDB.open('facegate-login');
-      req.onsuccess = () => {
-        const store = req.result.transaction('kv').objectStore('kv');
-        const key = store.get('key');
-        const enrolment = store.get('enrolment');
-        enrolment.onsuccess = () => done({
-          key: key.result && [key.result.type, key.result.extractable, key.result.algorithm.name],
-          template: enrolment.result && enrolment.result.template.slice(0, 5),
-          length: enrolment.result && enrolment.result.template.length,
-        });
-      };`);
-    check('the template is stored sealed, its key non-extractable', stored.template === 'FGT1.' && stored.key?.join() === 'secret,false,AES-GCM', JSON.stringify(stored));
+      const get = (db, store, key) => new Promise((resolve) => {
+        const req = indexedDB.open(db);
+        req.onsuccess = () => { const r = req.result.transaction(store).objectStore(store).get(key); r.onsuccess = () => resolve(r.result); };
+      });
+      Promise.all([get('facegate-keys', 'keys', 'default'), get('facegate-login', 'kv', 'enrolment')]).then(([k, e]) => done({
+        key: k && k.key && [k.key.type, k.key.extractable, k.key.algorithm.name],
+        template: e && e.template.slice(0, 5),
+        length: e && e.template.length,
+      }));`);
+    check('the template is stored sealed, its key non-extractable', stored.template === 'FGT2.' && stored.key?.join() === 'secret,false,AES-GCM', JSON.stringify(stored));
     const login = await act(chrome, 'login');
     await shot(chrome, 'welcome');
     check('log in with the live camera -> welcome', login.kind === 'welcome', login.text);
@@ -180,6 +178,7 @@ try {
     const login = await act(chrome, 'login');
     await shot(chrome, 'not-live');
     check('log in with a printed photo -> refused', login.kind === 'not-live' || login.kind === 'no-match', login.text);
+    check('the page shows no score', !/\d\.\d{2}/.test(login.text), login.text);
     check('log in with a printed photo -> not live', login.kind === 'not-live', login.text);
   });
 

@@ -3,7 +3,10 @@
 // map, no bundler), `vite dev`, `vite build` and webpack 5 — and run in headless Chromium on a
 // real face: the page-thread engine and the worker each find the one face. On the plain page,
 // a missing or truncated wasm file and a missing worker reject create() with LOAD_FAILED
-// instead of leaving it pending. Run by ./build.sh test after the tarball is built.
+// instead of leaving it pending; sdk-checks.js exercises the API (decisions, template binding,
+// key store, attempt limiter, large frames, abort, dispose, the worker, camera sessions on a
+// fake camera); a template sealed on one origin does not open on another.
+// Run by ./build.sh test after the tarball is built.
 
 import { build, createServer } from 'vite';
 import webpack from 'webpack';
@@ -14,6 +17,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { serve } from '../browser/serve.mjs';
 import { startChrome } from '../browser/webdriver.mjs';
+import { makeY4m } from '../browser/y4m.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const data = process.env.FACEGATE_DATA ?? path.join(root, '../shared/data');
@@ -43,7 +47,7 @@ async function run() {
   const faces = gate.analyze(img);
   const worker = await FaceGateWorker.create();
   const inWorker = await worker.analyze(img);
-  worker.terminate();
+  worker.dispose();
   return { faces: faces.length, worker: inWorker.length, backend: gate.info().backend };
 }
 run().then((r) => { window.facegateResult = r; }, (e) => { window.facegateResult = { failure: \`\${e.code ?? e.name}: \${e.message}\` }; });
@@ -69,6 +73,26 @@ window.facegateResult = out;
 </script>
 `,
 );
+write('sdk.html', `<!doctype html><title>sdk</title>${importMap}<script type="module" src="/sdk-checks.js"></script>\n`);
+fs.copyFileSync(path.join(root, 'tests/npm/sdk-checks.js'), path.join(app, 'sdk-checks.js'));
+// Seals with a fixed key, or opens what another page sealed: the template names its origin.
+write(
+  'origin.html',
+  `<!doctype html><title>origin</title>${importMap}<script type="module">
+import { FaceGate } from 'facegate';
+const img = new Image();
+img.src = '/face.jpg';
+await img.decode();
+const key = await crypto.subtle.importKey('raw', new Uint8Array(32).fill(7), 'AES-GCM', false, ['encrypt', 'decrypt']);
+const gate = await FaceGate.create({ key, thresholds: { liveness: 0.01, matching: 0.3 } });
+const template = new URLSearchParams(location.search).get('template');
+const user = { userId: 'alice' };
+window.facegateResult = template
+  ? await gate.verify(img, template, user).then((d) => ({ opened: d.decision }), (e) => ({ opened: e.code }))
+  : { template: await gate.enroll([img, img, img, img, img], user) };
+</script>
+`,
+);
 fs.copyFileSync(face, path.join(app, 'face.jpg'));
 write('public/.keep', '');
 fs.copyFileSync(face, path.join(app, 'public/face.jpg'));
@@ -83,7 +107,11 @@ assert.equal(manifest.sideEffects, false);
 assert.ok(fs.existsSync(path.join(pkg, manifest.types)), 'types file ships');
 assert.ok(manifest.exports['.'].default && manifest.exports['./worker'], 'exports map');
 
-const chrome = await startChrome();
+// A fake camera for the sessions: NUAA subject 0009, session 1, in picture order.
+const camera = path.join(app, 'camera.y4m');
+const picture = (f) => Number(f.split('_')[4].split('.')[0]);
+makeY4m(path.dirname(face), camera, 10, (f) => f.split('_')[3] === '01', (a, b) => picture(a) - picture(b));
+const chrome = await startChrome(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${camera}`]);
 let passed = 0;
 const failed = [];
 async function page(url) {
@@ -96,10 +124,11 @@ async function page(url) {
   const log = await chrome.consoleLog().catch(() => []);
   return { failure: `no result after 60 s; console: ${log.map((l) => l.message).join(' | ')}` };
 }
-async function check(name, url, expect) {
-  const got = await page(url);
+/** Runs `expect` on what the page at `url` reports (or on `shown` without a url). */
+async function check(name, url, expect, shown) {
+  const got = url ? await page(url) : shown;
   try {
-    expect(got);
+    await expect(got);
     passed++;
     console.log(`  ok  ${name}: ${JSON.stringify(got)}`);
   } catch (e) {
@@ -121,6 +150,20 @@ try {
   await check('load failures reject create()', `${base}/failures.html`, (r) =>
     assert.deepEqual(r, { 'missing wasm': 'LOAD_FAILED', 'truncated wasm': 'LOAD_FAILED', 'missing worker': 'LOAD_FAILED' }),
   );
+  const sdk = await page(`${base}/sdk.html`);
+  for (const [name, verdict] of Object.entries(sdk.results ?? { 'sdk checks ran': sdk.failure })) {
+    await check(`sdk: ${name}`, null, () => assert.equal(verdict, 'ok'), verdict);
+  }
+  if (sdk.measured) console.log(`  measured: ${JSON.stringify(sdk.measured)}`);
+  // Another port is another origin.
+  const other = await serve(0, [['/', app]]);
+  const sealed = await page(`${base}/origin.html`);
+  const open = async (origin) => (await page(`${origin}/origin.html?template=${encodeURIComponent(sealed.template)}`)).opened;
+  await check('a template opens on its origin only', null, async () => {
+    assert.equal(await open(base), 'accept');
+    assert.equal(await open(`http://127.0.0.1:${other.address().port}`), 'TEMPLATE_TAMPERED');
+  }, sealed.template?.slice(0, 14));
+  other.close();
   plain.close();
 
   // vite dev: modules served on the fly, dependencies pre-bundled.
@@ -155,5 +198,5 @@ try {
   await chrome.quit();
   fs.rmSync(app, { recursive: true, force: true });
 }
-console.log(`test result: ${failed.length ? 'FAILED' : 'ok'}. ${passed} passed; ${failed.length} failed (bundlers, ${path.basename(tarball)})`);
+console.log(`test result: ${failed.length ? 'FAILED' : 'ok'}. ${passed} passed; ${failed.length} failed (npm package, ${path.basename(tarball)})`);
 process.exit(failed.length ? 1 : 0);
