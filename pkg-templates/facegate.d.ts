@@ -27,7 +27,7 @@ export interface RgbaFrame {
 }
 
 /** Frames larger than this on a side are scaled down to it before the engine. */
-export const MAX_FRAME_SIDE: 1280;
+export declare const MAX_FRAME_SIDE: 1280;
 
 export type Frame = RgbaFrame | ImageData | ImageBitmap | VideoFrame | HTMLVideoElement | HTMLCanvasElement | HTMLImageElement | OffscreenCanvas;
 
@@ -154,7 +154,7 @@ export function templateKey(options?: { name?: string; passphrase?: string }): P
 export function forgetTemplateKey(name?: string): Promise<void>;
 
 export type Guidance = 'lookAtCamera' | 'oneFace' | 'moveCloser' | 'centre' | 'tooDark' | 'tooBright' | 'holdStill';
-export const GUIDANCE: Record<Guidance, string>;
+export declare const GUIDANCE: Record<Guidance, string>;
 
 export class Camera {
   readonly video: HTMLVideoElement;
