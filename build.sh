@@ -228,7 +228,9 @@ bench() {
 }
 
 serve() {
-  build
+  # Only what the page needs: the two wasm builds, the package and the page (not the CLI).
+  build_pkg
+  build_www
   local port=${PORT:-8080}
   log "login page: http://127.0.0.1:$port/ (offline after the first visit; Ctrl-C stops)"
   exec node tests/browser/serve.mjs "$port" /=target/www

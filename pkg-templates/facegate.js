@@ -165,6 +165,7 @@ export class FaceGate {
   #key;
   #options;
   #memory;
+  #gone = null;
 
   constructor(core, CoreClass, key, options, memory) {
     this.#core = core;
@@ -215,17 +216,24 @@ export class FaceGate {
 
   /** Runs `f` on the engine; a trap (which leaves a wasm instance unusable) gets a fresh one. */
   #call(f) {
-    if (!this.#core) throw new FaceGateError('DISPOSED', 'this FaceGate was disposed');
+    if (!this.#core) throw this.#gone;
     try {
       return f(this.#core);
     } catch (e) {
-      if (e instanceof WebAssembly.RuntimeError) {
-        // The same instance, a new engine: all a page-thread module can do. FaceGateWorker
-        // starts a new instance instead.
-        const thresholds = this.#core.thresholds();
-        this.#core = new this.#Core();
-        this.#core.setThresholds(thresholds);
-        throw new FaceGateError('TRAPPED', `the engine stopped (${e.message}); a new one is running`);
+      // The engine reports every input problem as a FaceGateError. Anything else (a trap, or
+      // the glue choking on a broken instance's memory) means the instance is not to be
+      // trusted: the same instance, a new engine, is all a page-thread module can do, and it
+      // may not survive what broke the old one. FaceGateWorker starts a new instance instead.
+      if (!(e instanceof FaceGateError || e?.name === 'FaceGateError')) {
+        try {
+          const thresholds = this.#core.thresholds();
+          this.#core = new this.#Core();
+          this.#core.setThresholds(thresholds);
+        } catch {
+          this.#core = null;
+          this.#gone = new FaceGateError('TRAPPED', 'the engine stopped and could not be restarted in this wasm instance: create a new FaceGate after a reload, or use FaceGateWorker, which starts a new instance');
+        }
+        throw new FaceGateError('TRAPPED', `the engine stopped (${e.message})${this.#core ? '; a new one is running' : ''}`);
       }
       rethrow(e);
     }
@@ -325,6 +333,7 @@ export class FaceGate {
   dispose() {
     this.#core?.free();
     this.#core = null;
+    this.#gone = new FaceGateError('DISPOSED', 'this FaceGate was disposed');
   }
 }
 
@@ -399,7 +408,12 @@ export class FaceGateWorker {
   async #start() {
     const { workerUrl, onProgress, signal, ...rest } = this.#options;
     // The literal `new Worker(new URL(...), ...)` form is what bundlers (Vite, webpack) follow.
-    const worker = workerUrl ? new Worker(workerUrl, { type: 'module' }) : new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    let worker;
+    try {
+      worker = workerUrl ? new Worker(workerUrl, { type: 'module' }) : new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    } catch (e) {
+      throw new FaceGateError('LOAD_FAILED', `the facegate worker could not be started: ${e.message}`);
+    }
     this.#worker = worker;
     this.#failed = null;
     // A worker script that does not load (404, CSP, a syntax error) only fires `error`:

@@ -93,6 +93,64 @@ window.facegateResult = template
 </script>
 `,
 );
+// A Content-Security-Policy that forbids compiling wasm and starting workers: create() rejects.
+write(
+  'csp.html',
+  `<!doctype html><meta http-equiv="Content-Security-Policy" content="script-src 'self' 'unsafe-inline'; worker-src 'none'"><title>csp</title>${importMap}
+<script type="module">
+import { FaceGate, FaceGateWorker } from 'facegate';
+const code = (p) => Promise.race([p.then(() => 'resolved', (e) => e.code ?? e.name), new Promise((r) => setTimeout(() => r('still pending after 20 s'), 20000))]);
+window.facegateResult = { engine: await code(FaceGate.create()), worker: await code(FaceGateWorker.create()) };
+</script>
+`,
+);
+// A worker that scribbles over its wasm memory before every verify: the engine traps there,
+// and FaceGateWorker must answer with a new worker and instance.
+write(
+  'trap-worker.js',
+  `import init from '/node_modules/facegate/simd/facegate_wasm.js';
+import '/node_modules/facegate/worker.js';
+const handle = self.onmessage;
+self.onmessage = async (event) => {
+  if (event.data.method === 'verify') new Uint8Array((await init()).memory.buffer).fill(0xff);
+  return handle(event);
+};
+`,
+);
+write(
+  'trap.html',
+  `<!doctype html><title>trap</title>${importMap}<script type="module">
+import { FaceGateWorker } from 'facegate';
+const img = new Image();
+img.src = '/face.jpg';
+await img.decode();
+const steps = [];
+const step = (p) => p.then((v) => v, (e) => e.code ?? e.message);
+const gate = await FaceGateWorker.create({ workerUrl: '/trap-worker.js' });
+const before = await step(gate.analyze(img).then((f) => f.length));
+const trapped = await step(gate.verify(img, 'FGT2.00000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', { userId: 'a' }));
+const after = await step(gate.analyze(img).then((f) => f.length));
+window.facegateResult = { before, trapped, after };
+</script>
+`,
+);
+// The package README's ten lines, verbatim, then the same template after a reload.
+const readme = fs.readFileSync(path.join(root, 'pkg-templates/README.md'), 'utf8');
+const ten = readme.split('## Ten lines')[1].split('```js\n')[1].split('```')[0];
+assert.equal(ten.trim().split('\n').length, 10, 'the ten lines are ten lines');
+write('ten.html', '<!doctype html><title>ten</title><video></video><script type="module" src="./ten.js"></script>\n');
+write('ten.js', `${ten}window.facegateResult = { enrolled: enrolled.decision, login: login.reason ?? login.decision };\n`);
+write(
+  'reload.html',
+  `<!doctype html><title>reload</title><video></video><script type="module">
+import { Camera, FaceGateWorker, templateKey, verifySession } from 'facegate';
+const gate = await FaceGateWorker.create({ key: await templateKey() });
+const camera = await Camera.open(document.querySelector('video'));
+const login = await verifySession(gate, camera, localStorage.getItem('alice'), { userId: 'alice' }).catch((e) => ({ reason: e.code }));
+window.facegateResult = { login: login.reason };
+</script>
+`,
+);
 fs.copyFileSync(face, path.join(app, 'face.jpg'));
 write('public/.keep', '');
 fs.copyFileSync(face, path.join(app, 'public/face.jpg'));
@@ -150,6 +208,8 @@ try {
   await check('load failures reject create()', `${base}/failures.html`, (r) =>
     assert.deepEqual(r, { 'missing wasm': 'LOAD_FAILED', 'truncated wasm': 'LOAD_FAILED', 'missing worker': 'LOAD_FAILED' }),
   );
+  await check('a CSP that forbids wasm or workers rejects create()', `${base}/csp.html`, (r) => assert.deepEqual(r, { engine: 'LOAD_FAILED', worker: 'LOAD_FAILED' }));
+  await check('a trapped worker is replaced by a new instance', `${base}/trap.html`, (r) => assert.deepEqual(r, { before: 1, trapped: 'TRAPPED', after: 1 }));
   const sdk = await page(`${base}/sdk.html`);
   for (const [name, verdict] of Object.entries(sdk.results ?? { 'sdk checks ran': sdk.failure })) {
     await check(`sdk: ${name}`, null, () => assert.equal(verdict, 'ok'), verdict);
@@ -173,11 +233,20 @@ try {
   await dev.close();
 
   // vite build: both wasm files and the worker end up in the bundle.
-  await build({ root: app, logLevel: 'warn', build: { outDir: path.join(app, 'dist-vite'), target: 'es2022' } });
+  const input = { main: path.join(app, 'index.html'), ten: path.join(app, 'ten.html'), reload: path.join(app, 'reload.html') };
+  await build({ root: app, logLevel: 'warn', build: { outDir: path.join(app, 'dist-vite'), target: 'es2022', rollupOptions: { input } } });
   const assets = fs.readdirSync(path.join(app, 'dist-vite/assets'));
   assert.equal(assets.filter((f) => f.endsWith('.wasm')).length, 2, `both wasm builds are bundled: ${assets}`);
   const built = await serve(0, [['/', path.join(app, 'dist-vite')]]);
-  await check('vite build', `http://127.0.0.1:${built.address().port}/`, oneFace);
+  const vite = `http://127.0.0.1:${built.address().port}`;
+  await check('vite build', `${vite}/`, oneFace);
+  // Mechanics, not accuracy: the shipped student's decision on this camera is what it is.
+  const decided = (r) => assert.ok(['ok', 'notLive', 'noMatch'].includes(r.login), `a decision, not an error: ${r.login}`);
+  await check('the README ten lines, verbatim (vite build, fake camera)', `${vite}/ten.html`, (r) => {
+    assert.equal(r.enrolled, 'accept');
+    decided(r);
+  });
+  await check('their template still opens after a reload', `${vite}/reload.html`, decided);
   built.close();
 
   // webpack 5, production mode, no loader configured for the package.

@@ -133,6 +133,9 @@ await check('an 8K frame is scaled before the engine: boxes in its pixels, wasm 
   // Five 1280x720 frames in the engine at once, not five 8K ones (~630 MB before scaling).
   assert(after - before <= 48 * 2 ** 20, `wasm memory grew ${before} -> ${after}`);
 });
+await check('no option that always throws: webgpu is not an option yet', async () => {
+  assert((await code(FaceGate.create({ backend: 'webgpu' }))) === 'BAD_OPTION', 'webgpu');
+});
 await check('abort and dispose', async () => {
   const ac = new AbortController();
   ac.abort();
