@@ -7,7 +7,7 @@ export type FaceGateErrorCode =
   | 'CORRUPT_TEMPLATE' | 'TEMPLATE_VERSION' | 'FOREIGN_TEMPLATE' | 'TEMPLATE_TAMPERED' | 'NEEDS_REENROLMENT'
   | 'BAD_OPTION' | 'BACKEND_UNAVAILABLE' | 'LOAD_FAILED' | 'MODEL' | 'NOT_READY'
   | 'ABORTED' | 'DISPOSED' | 'TRAPPED'
-  | 'NO_CAMERA' | 'CAMERA_DENIED' | 'KEY_STORE' | 'PASSPHRASE_REQUIRED' | 'WRONG_PASSPHRASE'
+  | 'NO_CAMERA' | 'CAMERA_DENIED' | 'KEY_STORE' | 'PASSPHRASE_REQUIRED' | 'WRONG_PASSPHRASE' | 'PASSKEY_FAILED' | 'PASSKEY_UNAVAILABLE'
   | 'INTERNAL';
 
 export class FaceGateError extends Error {
@@ -149,8 +149,11 @@ export class FaceGateWorker {
   dispose(): void;
 }
 
-/** The template key kept in IndexedDB under `name` (made on first use), optionally wrapped by a passphrase. */
-export function templateKey(options?: { name?: string; passphrase?: string }): Promise<CryptoKey>;
+/** The template key kept in IndexedDB under `name` (made on first use), optionally wrapped by a
+ * passphrase or by a passkey's PRF output (the passkey is made on first use). */
+export function templateKey(options?: { name?: string; passphrase?: string; passkey?: { rpId?: string; userName?: string } }): Promise<CryptoKey>;
+/** Does this browser offer passkeys with the PRF extension? */
+export function passkeySupported(): Promise<boolean>;
 export function forgetTemplateKey(name?: string): Promise<void>;
 
 export type Guidance = 'lookAtCamera' | 'oneFace' | 'moveCloser' | 'centre' | 'tooDark' | 'tooBright' | 'holdStill';

@@ -8,7 +8,7 @@ import { FaceGateError, checkAbort } from './errors.js';
 
 export { FaceGateError } from './errors.js';
 export { Camera, AttemptLimiter, GUIDANCE, enrollSession, verifySession } from './session.js';
-export { templateKey, forgetTemplateKey } from './keys.js';
+export { forgetTemplateKey, passkeySupported, templateKey } from './keys.js';
 
 // (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt)): valid only with SIMD128.
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);

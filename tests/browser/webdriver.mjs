@@ -40,6 +40,8 @@ export async function startChrome(extraArgs = []) {
     eval: (script, args = []) => call('POST', `/session/${id}/execute/sync`, { script, args }),
     /** Runs `script` with a `done` callback as its last argument (execute/async). */
     evalAsync: (script, args = []) => call('POST', `/session/${id}/execute/async`, { script, args }),
+    /** A WebAuthn virtual authenticator (W3C WebAuthn, WebDriver extension). */
+    addVirtualAuthenticator: (options) => call('POST', `/session/${id}/webauthn/authenticator`, options),
     screenshot: async () => Buffer.from(await call('GET', `/session/${id}/screenshot`), 'base64'),
     /** The page's console since the last call ({level, message}). */
     consoleLog: () => call('POST', `/session/${id}/se/log`, { type: 'browser' }),

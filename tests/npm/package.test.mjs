@@ -134,6 +134,32 @@ window.facegateResult = { before, trapped, after };
 </script>
 `,
 );
+// A key wrapped by a passkey's PRF output (a virtual authenticator; WebAuthn needs a domain, so
+// this page is opened on localhost).
+write(
+  'passkey.html',
+  `<!doctype html><title>passkey</title>${importMap}<script type="module">
+import { FaceGate, forgetTemplateKey, passkeySupported, templateKey } from 'facegate';
+const code = (p) => p.then(() => 'resolved', (e) => e.code ?? e.name);
+const img = new Image();
+img.src = '/face.jpg';
+await img.decode();
+const loose = { liveness: 0.01, matching: 0.3 };
+const user = { userId: 'alice' };
+await forgetTemplateKey('pk');
+const key = await templateKey({ name: 'pk', passkey: { userName: 'alice' } });
+const template = await (await FaceGate.create({ key, thresholds: loose })).enroll([img, img, img, img, img], user);
+const again = await FaceGate.create({ key: await templateKey({ name: 'pk', passkey: {} }), thresholds: loose });
+window.facegateResult = {
+  extractable: key.extractable,
+  reopened: (await again.verify(img, template, user)).decision,
+  withoutPasskey: await code(templateKey({ name: 'pk' })),
+  supported: await passkeySupported(),
+};
+await forgetTemplateKey('pk');
+</script>
+`,
+);
 // The package README's ten lines, verbatim, then the same template after a reload.
 const readme = fs.readFileSync(path.join(root, 'pkg-templates/README.md'), 'utf8');
 const ten = readme.split('## Ten lines')[1].split('```js\n')[1].split('```')[0];
@@ -215,6 +241,12 @@ try {
     await check(`sdk: ${name}`, null, () => assert.equal(verdict, 'ok'), verdict);
   }
   if (sdk.measured) console.log(`  measured: ${JSON.stringify(sdk.measured)}`);
+  await chrome.addVirtualAuthenticator({ protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, isUserConsenting: true, extensions: ['prf'] });
+  await check('a key wrapped by a passkey (WebAuthn PRF, virtual authenticator)', `http://localhost:${plain.address().port}/passkey.html`, (r) => {
+    assert.equal(r.extractable, false);
+    assert.equal(r.reopened, 'accept');
+    assert.equal(r.withoutPasskey, 'BAD_ARGUMENT');
+  });
   // Another port is another origin.
   const other = await serve(0, [['/', app]]);
   const sealed = await page(`${base}/origin.html`);
