@@ -1,6 +1,6 @@
 // The offline login sample: camera -> facegate (in a Web Worker) -> guidance and a decision.
 // The package's session layer picks the frames, guides the person and decides; this page
-// draws what it reports and keeps the sealed template in IndexedDB.
+// draws what it reports and keeps the sealed template in localStorage.
 
 import { AttemptLimiter, Camera, FaceGateWorker, GUIDANCE, enrollSession, forgetTemplateKey, templateKey, verifySession } from 'facegate';
 import { forget, loadEnrolment, saveEnrolment } from './store.js';
@@ -82,8 +82,8 @@ async function enrol() {
     return result.reason === 'notLive' ? outcome('not-live', 'Enrolment refused.') : outcome('no-face', `Enrolment stopped: ${GUIDANCE[result.guidance].toLowerCase()}.`);
   }
   say('Sealing your template…');
-  await saveEnrolment(result.template);
-  enrolment = await loadEnrolment();
+  saveEnrolment(result.template);
+  enrolment = loadEnrolment();
   limiter.reset(USER);
   outcome('enrolled');
 }
@@ -153,7 +153,8 @@ async function main() {
     mode = 'preview';
     $('outcome').hidden = true; // the last outcome is stale from here on
     buttonsFor(true);
-    await Promise.all([forget(), forgetTemplateKey()]);
+    forget();
+    await forgetTemplateKey();
     limiter.reset(USER);
     enrolment = null;
     buttonsFor(false);
@@ -162,7 +163,8 @@ async function main() {
 
   say('Loading the face model…');
   const progress = ({ phase, loaded, total }) => phase === 'download' && total && say(`Loading the face model… ${Math.round((100 * loaded) / total)}%`);
-  [gate, enrolment] = await Promise.all([templateKey().then((key) => FaceGateWorker.create({ key, onProgress: progress })), loadEnrolment()]);
+  enrolment = loadEnrolment();
+  gate = await FaceGateWorker.create({ key: await templateKey(), onProgress: progress });
   const info = await gate.info();
   $('model-info').textContent = `Model ${info.arch} (${info.modelId}), ${info.backend} build, detector ${info.detector}.`;
   if (enrolment && (await gate.needsReenrolment(enrolment.template))) outcome('enrol-again');

@@ -158,7 +158,7 @@ try {
         const req = indexedDB.open(db);
         req.onsuccess = () => { const r = req.result.transaction(store).objectStore(store).get(key); r.onsuccess = () => resolve(r.result); };
       });
-      Promise.all([get('facegate-keys', 'keys', 'default'), get('facegate-login', 'kv', 'enrolment')]).then(([k, e]) => done({
+      Promise.all([get('facegate-keys', 'keys', 'default'), JSON.parse(localStorage.getItem('facegate-login.enrolment'))]).then(([k, e]) => done({
         key: k && k.key && [k.key.type, k.key.extractable, k.key.algorithm.name],
         template: e && e.template.slice(0, 5),
         length: e && e.template.length,
