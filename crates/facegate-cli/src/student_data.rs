@@ -77,6 +77,8 @@ pub fn training_sources(data: &Path, splits: &Path, extra: Option<&Path>) -> Res
     let mut utk_groups: HashSet<String> = HashSet::new();
     if let Some(extra) = extra {
         check_dir(extra)?;
+        // Caches know their images by path: one folder, one spelling (`../x` or `/work/x`).
+        let extra = &std::fs::canonicalize(extra)?;
         let subset: HashSet<&str> = utk.iter().map(|s| s.group.as_str()).collect();
         if extra.join(EXTRA_UTKFACE).is_dir() {
             let (all, _malformed) = utkface_all(&extra.join(EXTRA_UTKFACE))?;

@@ -2,14 +2,16 @@
 //! embedding and a live/attack score.
 //!
 //! The crop is the anti-spoofing view (the face box widened [`STUDENT_VIEW`] times), because
-//! attacks show around the face; the identity head pools only the centre of the last stage,
+//! attacks show around the face; the identity head reads only the centre of the last stage,
 //! the part of the map that covers the face box itself, so background does not leak into
-//! who someone is. The liveness head also sees the middle stage: print and screen texture is
+//! who someone is. It weighs each of those cells per channel (a global depthwise
+//! convolution, as MobileFaceNet does) rather than averaging them: where on the face a
+//! feature sits is part of who someone is, and an average throws that away. The liveness head also sees the middle stage: print and screen texture is
 //! a fine-scale cue that the deepest stage has pooled away.
 
 use crate::blocks::{ConvBn, Fresh, KernelLayer, Layers, SepBlock, Shell, conv_pad, nchw_input};
 use crate::weights::{WeightsError, WeightsMeta, read_tensors};
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::{BatchNormConfig, Linear};
 use burn::tensor::{Device, Tensor};
 use facegate_kernels::{Map, Pads, linear, mean_window};
@@ -17,7 +19,7 @@ use std::collections::HashMap;
 
 pub const STUDENT_INPUT: usize = 128;
 pub const STUDENT_VIEW: f64 = 1.5;
-pub const STUDENT_ARCH: &str = "student-dwsep-128-e128";
+pub const STUDENT_ARCH: &str = "student-dwsep-128-e128-gdc";
 pub const EMBEDDING: usize = 128;
 /// Channels of the three stages aligned with the teachers (strides 4, 8, 16).
 pub const STAGE_CHANNELS: [usize; 3] = [64, 128, 256];
@@ -37,8 +39,16 @@ pub struct Student {
     stage1: Vec<SepBlock>,
     stage2: Vec<SepBlock>,
     stage3: Vec<SepBlock>,
+    /// Per-channel weights of the face cells of the last stage, [c3, k, k] (k = [`face_cells`]).
+    face_pool: Param<Tensor<3>>,
     embed: Linear,
     live: Linear,
+}
+
+/// Side of the centre window of the last stage that covers the face box (5 of 8 cells at 128 px).
+pub fn face_cells() -> usize {
+    let side = STUDENT_INPUT / 16;
+    centre_window(side, side, 1.0 / STUDENT_VIEW).0.len()
 }
 
 /// Everything one forward pass yields; training reads all of it, inference two fields.
@@ -78,6 +88,9 @@ impl Student {
             stage1: blocks(STEM_CHANNELS, c1, n1),
             stage2: blocks(c1, c2, n2),
             stage3: blocks(c2, c3, n3),
+            // Starts as the plain average (what students before it had), so a run can start
+            // from one of them.
+            face_pool: Param::from_tensor(Tensor::full([c3, face_cells(), face_cells()], 1.0 / (face_cells() * face_cells()) as f32, device)),
             embed: L::linear(c3, EMBEDDING, device),
             live: L::linear(c2 + c3, 1, device),
         }
@@ -94,6 +107,7 @@ impl Student {
         StudentKernels {
             stem: self.stem.kernels(),
             stages: [stage(&self.stage1), stage(&self.stage2), stage(&self.stage3)],
+            face_pool: self.face_pool.val().into_data().try_to_vec::<f32>().expect("f32 params"),
             embed: param(&self.embed),
             live: param(&self.live),
         }
@@ -113,7 +127,7 @@ impl Student {
         let [n, c3, h, _] = s3.dims();
         let c2 = s2.dims()[1];
         let face = centre(s3.clone(), 1.0 / STUDENT_VIEW);
-        let pooled_face = face.mean_dims(&[2, 3]).reshape([n, c3]);
+        let pooled_face = (face * self.face_pool.val().unsqueeze::<4>()).sum_dims(&[2, 3]).reshape([n, c3]);
         let e = self.embed.forward(pooled_face);
         let norm = e.clone().powf_scalar(2.0).sum_dim(1).sqrt().clamp_min(1e-6);
         let embedding = e / norm;
@@ -133,6 +147,8 @@ impl Student {
 pub struct StudentKernels {
     stem: KernelLayer,
     stages: [Vec<KernelLayer>; 3],
+    /// [c3, k, k], as [`Student`] holds it.
+    face_pool: Vec<f32>,
     /// Weight [in, out] and bias of each head.
     embed: (Vec<f32>, Vec<f32>),
     live: (Vec<f32>, Vec<f32>),
@@ -172,12 +188,14 @@ impl StudentKernels {
             cin = cout;
         }
         let [_, c2, c3] = STAGE_CHANNELS;
+        let k = face_cells();
+        let face_pool = take("face_pool", &[c3, k, k])?;
         let embed = (take("embed.weight", &[c3, EMBEDDING])?, take("embed.bias", &[EMBEDDING])?);
         let live = (take("live.weight", &[c2 + c3, 1])?, take("live.bias", &[1])?);
         if let Some(extra) = named.keys().next() {
             return Err(WeightsError::Mismatch(format!("`{extra}` and {} other tensors the network does not have", named.len() - 1)));
         }
-        Ok((Self { stem, stages, embed, live }, meta))
+        Ok((Self { stem, stages, face_pool, embed, live }, meta))
     }
 
     /// One HWC 0..255 crop of `STUDENT_INPUT` square: its unit embedding and live logit,
@@ -191,7 +209,17 @@ impl StudentKernels {
         let s3 = run(&self.stages[2], s2.clone());
         let mean = |m: &Map, r: std::ops::Range<usize>, c: std::ops::Range<usize>| mean_window(m, r, c).expect("inside the map");
         let (rows, cols) = centre_window(s3.h, s3.w, 1.0 / STUDENT_VIEW);
-        let e = linear(&mean(&s3, rows, cols), &self.embed.0, &self.embed.1).expect("head shapes");
+        let k = rows.len();
+        let mut face = vec![0f32; s3.c];
+        for (y, row) in rows.enumerate() {
+            for (x, col) in cols.clone().enumerate() {
+                let cell = &s3.data[(row * s3.w + col) * s3.c..][..s3.c];
+                for (c, v) in cell.iter().enumerate() {
+                    face[c] += v * self.face_pool[(c * k + y) * k + x];
+                }
+            }
+        }
+        let e = linear(&face, &self.embed.0, &self.embed.1).expect("head shapes");
         let norm = e.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-6);
         let mut features = mean(&s2, 0..s2.h, 0..s2.w);
         features.extend(mean(&s3, 0..s3.h, 0..s3.w));
@@ -280,7 +308,7 @@ pub fn student_macs() -> u64 {
         }
         cin = *cout;
     }
-    macs + (STAGE_CHANNELS[2] * EMBEDDING + STAGE_CHANNELS[1] + STAGE_CHANNELS[2]) as u64
+    macs + (STAGE_CHANNELS[2] * (face_cells() * face_cells() + EMBEDDING) + STAGE_CHANNELS[1] + STAGE_CHANNELS[2]) as u64
 }
 
 #[cfg(test)]
@@ -362,7 +390,13 @@ mod tests {
         let bytes = include_bytes!("../../../models/student.fgw");
         let (shipped, _) = load(Student::shell(&device), bytes, STUDENT_ARCH).unwrap();
         let (from_file, _) = StudentKernels::from_file(bytes).unwrap();
-        for (net, kernels) in [(shipped, Some(from_file)), (Student::new(&device).valid(), None)] {
+        // A fresh network with face-cell weights that differ by cell and channel, so a kernel
+        // path that mixed up cells or channels would answer differently.
+        let k = face_cells();
+        let cells: Vec<f32> = (0..STAGE_CHANNELS[2] * k * k).map(|i| ((i * 37) % 23) as f32 / 23.0 - 0.3).collect();
+        let face_pool = Param::from_tensor(Tensor::<3>::from_data(burn::tensor::TensorData::new(cells, [STAGE_CHANNELS[2], k, k]), &device));
+        let fresh = Student { face_pool, ..Student::new(&device) }.valid();
+        for (net, kernels) in [(shipped, Some(from_file)), (fresh, None)] {
             let kernels = kernels.unwrap_or_else(|| net.kernels());
             let crops: Vec<Vec<f32>> = (0..3).map(|k| (0..STUDENT_INPUT * STUDENT_INPUT * 3).map(|i| ((i * 13 + i / 384 * 7 + k * 101) % 256) as f32).collect()).collect();
             let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
@@ -377,6 +411,36 @@ mod tests {
             }
             assert_ne!(logits[0], logits[1], "two different crops");
         }
+    }
+
+    /// Fine-tuning starts from an earlier student: what the file shares by name and shape is
+    /// taken, the rest stays as built and is named.
+    #[test]
+    fn loading_what_matches_takes_shared_tensors_and_names_the_rest() {
+        use crate::weights::{load_matching, to_bytes};
+        let device = Device::flex();
+        let other = Student::new(&device).valid();
+        let bytes = to_bytes(&other, &WeightsMeta { arch: STUDENT_ARCH.into(), ..Default::default() });
+        let (loaded, kept) = load_matching(Student::new(&device), &bytes).unwrap();
+        assert!(kept.is_empty(), "{kept:?}");
+        let x: Vec<f32> = (0..STUDENT_INPUT * STUDENT_INPUT * 3).map(|i| (i * 11 % 256) as f32).collect();
+        let gap = (loaded.valid().forward(student_input(&[&x], &device)).embedding - other.forward(student_input(&[&x], &device)).embedding).abs().max().into_scalar::<f32>();
+        assert!(gap < 1e-2, "{gap}");
+        // A different network shares nothing of the student's: every tensor is named.
+        let pad = to_bytes(&crate::PadNet::new(&device), &WeightsMeta { arch: crate::PADNET_ARCH.into(), ..Default::default() });
+        let (_, kept) = load_matching(Student::new(&device), &pad).unwrap();
+        assert!(kept.contains(&"face_pool".to_string()) && kept.contains(&"embed.weight".to_string()), "{kept:?}");
+        assert!(load_matching(Student::new(&device), &bytes[..bytes.len() - 3]).is_err());
+    }
+
+    #[test]
+    fn a_fresh_face_pool_is_the_average_of_the_face_cells() {
+        let device = Device::flex();
+        let net = Student::new(&device);
+        let k = face_cells();
+        assert_eq!(k, 5);
+        let w = net.face_pool.val().into_data().try_to_vec::<f32>().unwrap();
+        assert!(w.iter().all(|v| (v - 1.0 / (k * k) as f32).abs() < 1e-7));
     }
 
     #[test]

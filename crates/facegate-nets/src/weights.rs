@@ -136,38 +136,15 @@ impl ModuleVisitor for Collect {
     }
 }
 
-struct Assign {
-    path: Vec<String>,
-    tensors: std::vec::IntoIter<(String, Vec<usize>, Vec<f32>)>,
-    error: Option<String>,
-}
-
-impl ModuleMapper for Assign {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.push(name.to_string());
-    }
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.pop();
-    }
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let here = self.path.join(".");
-        let Some((name, shape, data)) = self.tensors.next() else {
-            self.error.get_or_insert(format!("no tensor for `{here}`"));
-            return param;
-        };
-        let want = param.val().dims().to_vec();
-        if name != here || shape != want {
-            self.error.get_or_insert(format!("`{name}` {shape:?} where the network has `{here}` {want:?}"));
-            return param;
-        }
-        let device = param.val().device();
-        // A trainable network stays trainable (fine-tuning starts from a weight file).
-        let trainable = param.val().is_require_grad();
-        param.map(|_| {
-            let t = Tensor::<D>::from_data(TensorData::new(data, shape), &device);
-            if trainable { t.require_grad() } else { t }
-        })
-    }
+/// `param` with these values. A trainable network stays trainable (fine-tuning starts from a
+/// weight file).
+fn assign<const D: usize>(param: Param<Tensor<D>>, shape: Vec<usize>, data: Vec<f32>) -> Param<Tensor<D>> {
+    let device = param.val().device();
+    let trainable = param.val().is_require_grad();
+    param.map(|_| {
+        let t = Tensor::<D>::from_data(TensorData::new(data, shape), &device);
+        if trainable { t.require_grad() } else { t }
+    })
 }
 
 /// Serialises every float tensor of `module` (parameters and running statistics) as f16.
@@ -264,15 +241,62 @@ pub fn read_meta(bytes: &[u8]) -> Result<WeightsMeta, WeightsError> {
 pub fn load<M: Module>(module: M, bytes: &[u8], arch: &str) -> Result<(M, WeightsMeta), WeightsError> {
     let (meta, tensors) = read_tensors(bytes, arch)?;
     let count = tensors.len();
-    let mut a = Assign { path: Vec::new(), tensors: tensors.into_iter(), error: None };
-    let module = module.map(&mut a);
-    if let Some(e) = a.error {
-        return Err(WeightsError::Mismatch(e));
+    let (module, m) = assign_matching(module, tensors);
+    if let Some(first) = m.missing.first() {
+        return Err(WeightsError::Mismatch(first.1.clone()));
     }
-    if a.tensors.len() != 0 {
-        return Err(WeightsError::Mismatch(format!("{} of {count} tensors left over", a.tensors.len())));
+    if !m.tensors.is_empty() {
+        return Err(WeightsError::Mismatch(format!("{} of {count} tensors left over", m.tensors.len())));
     }
     Ok((module, meta))
+}
+
+/// Fine-tuning from a file of an earlier architecture: every tensor of `module` that the file
+/// has under the same name and shape takes the file's values; the others keep theirs. Returns
+/// the module and the names it kept (the file's checksum and header are checked as [`load`]
+/// checks them; its architecture is not).
+pub fn load_matching<M: Module>(module: M, bytes: &[u8]) -> Result<(M, Vec<String>), WeightsError> {
+    let (_, tensors) = parse(bytes)?;
+    let (module, m) = assign_matching(module, tensors);
+    Ok((module, m.missing.into_iter().map(|(name, _)| name).collect()))
+}
+
+/// Every parameter of `module` that `tensors` has by name and shape takes its values.
+fn assign_matching<M: Module>(module: M, tensors: Tensors) -> (M, Match) {
+    let mut m = Match { path: Vec::new(), tensors: tensors.into_iter().map(|(n, s, d)| (n, (s, d))).collect(), missing: Vec::new() };
+    (module.map(&mut m), m)
+}
+
+struct Match {
+    path: Vec<String>,
+    /// The file's tensors not (yet) taken.
+    tensors: std::collections::HashMap<String, (Vec<usize>, Vec<f32>)>,
+    /// Parameters the file had nothing for: name, and why.
+    missing: Vec<(String, String)>,
+}
+
+impl ModuleMapper for Match {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let here = self.path.join(".");
+        let want = param.val().dims().to_vec();
+        match self.tensors.remove(&here) {
+            Some((shape, data)) if shape == want => assign(param, shape, data),
+            Some((shape, _)) => {
+                self.missing.push((here.clone(), format!("`{here}` {shape:?} where the network has {want:?}")));
+                param
+            }
+            None => {
+                self.missing.push((here.clone(), format!("no tensor for `{here}`")));
+                param
+            }
+        }
+    }
 }
 
 pub type Tensors = Vec<(String, Vec<usize>, Vec<f32>)>;

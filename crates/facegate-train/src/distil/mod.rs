@@ -36,7 +36,7 @@ use facegate_datasets::pad::Label;
 use facegate_datasets::splits::is_full_frame;
 use facegate_metrics::{PadLabel, PadSample, eer, eer_threshold, pad_report, tar_at_far, threshold_at_bpcer};
 use facegate_nets::student::{EMBEDDING, STAGE_CHANNELS as STUDENT_STAGES, centre};
-use facegate_nets::{STUDENT_ARCH, STUDENT_INPUT, STUDENT_VIEW, Student, student_input};
+use facegate_nets::{STUDENT_INPUT, STUDENT_VIEW, Student, student_input};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use targets::{GRID, Projection, TEACHER_STAGE_CHANNELS, Targets, maps_len};
@@ -209,9 +209,13 @@ pub fn train(
     } else if let Some(init) = &cfg.init {
         let failed = |e: String| TrainError::Resume(format!("--init {}: {e}", init.display()));
         model = if init.extension().is_some_and(|e| e == "fgw") {
-            // An exported student: its weights, with fresh adapters and identity classifier.
+            // An exported student, this network's or an earlier one's: every tensor it shares
+            // by name and shape, with fresh adapters and identity classifier.
             let bytes = std::fs::read(init).map_err(|e| failed(e.to_string()))?;
-            let (student, _) = facegate_nets::weights::load(model.student, &bytes, STUDENT_ARCH).map_err(|e| failed(e.to_string()))?;
+            let (student, kept) = facegate_nets::weights::load_matching(model.student, &bytes).map_err(|e| failed(e.to_string()))?;
+            if !kept.is_empty() {
+                eprintln!("--init {}: not in the file, starting as built: {}", init.display(), kept.join(", "));
+            }
             DistilNet { student, ..model }
         } else {
             model.try_load_file(init).map_err(|e| failed(e.to_string()))?
