@@ -6,8 +6,9 @@
 //! the part of the map that covers the face box itself, so background does not leak into
 //! who someone is. It weighs each of those cells per channel (a global depthwise
 //! convolution, as MobileFaceNet does) rather than averaging them: where on the face a
-//! feature sits is part of who someone is, and an average throws that away. The liveness head also sees the middle stage: print and screen texture is
-//! a fine-scale cue that the deepest stage has pooled away.
+//! feature sits is part of who someone is, and an average throws that away. The liveness
+//! head also sees the middle stage: print and screen texture is a fine-scale cue that the
+//! deepest stage has pooled away.
 
 use crate::blocks::{ConvBn, Fresh, KernelLayer, Layers, SepBlock, Shell, conv_pad, nchw_input};
 use crate::weights::{WeightsError, WeightsMeta, read_tensors};
