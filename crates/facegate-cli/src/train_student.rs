@@ -126,7 +126,7 @@ pub fn export(run: &Path, out: &Path, command: &str, storage: Storage, dev: &Dev
     let best = state.best_epoch.ok_or_else(|| format!("{}: no finished epoch", state_path.display()))?;
     let device = burn::tensor::Device::flex();
     let best_path = run.join("best.bpk");
-    let net = DistilNet::new(cfg.identities, &device).try_load_file(&best_path).map_err(|e| format!("{}: {e}", best_path.display()))?;
+    let net = DistilNet::for_config(&cfg, &device).try_load_file(&best_path).map_err(|e| format!("{}: {e}", best_path.display()))?;
     let mut meta = WeightsMeta {
         arch: STUDENT_ARCH.into(),
         input: STUDENT_INPUT,

@@ -72,7 +72,7 @@ fn every_enabled_term_falls_and_export_matches() {
 
     // Export: the student alone, float16, answers within 1e-3 of the training graph.
     let device = burn::tensor::Device::flex();
-    let net = DistilNet::new(4, &device).try_load_file(out.join("best.bpk")).unwrap().valid();
+    let net = DistilNet::for_config(&cfg, &device).try_load_file(out.join("best.bpk")).unwrap().valid();
     let meta = WeightsMeta { arch: STUDENT_ARCH.into(), input: STUDENT_INPUT, normalisation: "rgb/127.5-1".into(), view: Some(STUDENT_VIEW), ..Default::default() };
     let bytes = to_bytes(&net.student, &meta);
     let (loaded, got_meta) = load(Student::new(&device), &bytes, STUDENT_ARCH).unwrap();
@@ -92,7 +92,7 @@ fn every_enabled_term_falls_and_export_matches() {
     let cfg_file = DistilConfig { epochs: 1, init: Some(fgw), camera: 0.5, ..cfg.clone() };
     let again = train(&sources, &[&data], &[(&data, ids.clone())], &proj, &cfg_file, &from_file, false, |_| {}).unwrap();
     assert!(kd(&again) < kd(&state), "{} vs {}", kd(&again), kd(&state));
-    let tuned_net = DistilNet::new(4, &device).try_load_file(from_file.join("best.bpk")).unwrap().valid();
+    let tuned_net = DistilNet::for_config(&cfg, &device).try_load_file(from_file.join("best.bpk")).unwrap().valid();
     let (e3, _) = infer(&tuned_net.student, &crops);
     let moved = e2.iter().flatten().zip(e3.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     assert!(moved > 1e-3, "the loaded weights did not train (largest change {moved})");

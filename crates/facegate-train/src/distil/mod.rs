@@ -59,8 +59,9 @@ pub struct DistilConfig {
     pub temperature: f64,
     /// Classes of the identity classifier (CelebA training identities).
     pub identities: usize,
-    /// Start from this checkpoint (another run's `best.bpk`, same identities) instead of
-    /// random weights: fine-tuning with other loss weights or data.
+    /// Start from this checkpoint (another run's `best.bpk`, its identity term on or off as
+    /// here) or exported student instead of random weights: fine-tuning with other loss
+    /// weights or data.
     #[serde(default)]
     pub init: Option<std::path::PathBuf>,
     /// Probability that a training crop goes through `Augment::camera` (resolution, colour,
@@ -121,7 +122,13 @@ pub struct DistilNet {
 }
 
 impl DistilNet {
-    pub fn new(identities: usize, device: &Device) -> Self {
+    /// The network a run of `cfg` trains: the identity classifier has CelebA's classes only
+    /// when its term is on (otherwise one, so checkpoints do not carry 5,531 unused rows).
+    pub fn for_config(cfg: &DistilConfig, device: &Device) -> Self {
+        Self::new(if cfg.w_id > 0.0 { cfg.identities } else { 1 }, device)
+    }
+
+    fn new(identities: usize, device: &Device) -> Self {
         Self {
             student: Student::new(device),
             fr_adapters: STUDENT_STAGES.iter().zip(TEACHER_STAGE_CHANNELS).map(|(&s, t)| Conv2dConfig::new([s, t], [1, 1]).with_bias(false).init(device)).collect(),
@@ -202,7 +209,7 @@ pub fn train(
         return Err(TrainError::Empty);
     }
     let (mut run, resumed) = Run::open(out, serde_json::to_value(cfg).expect("config serialises"), cfg.seed, resume)?;
-    let mut model = DistilNet::new(cfg.identities, &device);
+    let mut model = DistilNet::for_config(cfg, &device);
     let mut optim = AdamWConfig::new().with_weight_decay(cfg.weight_decay as f32).init();
     if resumed {
         (model, optim) = run.restore(model, optim)?;
