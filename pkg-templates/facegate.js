@@ -202,14 +202,17 @@ export class FaceGate {
       throw new FaceGateError('LOAD_FAILED', `could not load the facegate engine from ${url}: ${e && e.message ? e.message : e}${VITE_PREBUNDLED}`);
     }
     let core;
+    let modelId;
     try {
       core = new CoreClass();
       if (options.thresholds) core.setThresholds(options.thresholds);
+      // The embedded model, fixed for the build: read once, not per template.
+      modelId = core.info().modelId;
     } catch (e) {
       rethrow(e);
     }
     const key = options.key ?? (await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']));
-    const gate = new FaceGate(core, CoreClass, key, { debug: Boolean(options.debug), backend: simd ? 'simd' : 'wasm' }, exports.memory);
+    const gate = new FaceGate(core, CoreClass, key, { debug: Boolean(options.debug), backend: simd ? 'simd' : 'wasm', modelId }, exports.memory);
     progress({ phase: 'ready', loaded: 1, total: 1 });
     return gate;
   }
@@ -278,7 +281,7 @@ export class FaceGate {
     checkAbort(signal);
     const rgba = frames.map(toRgba).map((f) => ({ data: f.data, width: f.width, height: f.height }));
     const plain = this.#call((c) => c.enroll(rgba));
-    const modelId = this.#call((c) => c.info()).modelId;
+    const { modelId } = this.#options;
     const iv = crypto.getRandomValues(new Uint8Array(12));
     const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: associatedData(userId, modelId) }, this.#key, plain));
     checkAbort(signal);
@@ -290,8 +293,11 @@ export class FaceGate {
 
   /** True when `template` was made by another model (or an older format): enrol again. */
   needsReenrolment(template) {
-    const { magic, modelId } = parseTemplate(template);
-    return magic !== TEMPLATE_MAGIC || modelId !== this.#call((c) => c.info()).modelId;
+    return this.#stale(parseTemplate(template));
+  }
+
+  #stale({ magic, modelId }) {
+    return magic !== TEMPLATE_MAGIC || modelId !== this.#options.modelId;
   }
 
   /**
@@ -303,8 +309,9 @@ export class FaceGate {
     checkUserId(userId);
     const list = Array.isArray(frames) ? frames : [frames];
     if (list.length === 0) throw new FaceGateError('NO_FRAMES', 'verify needs at least one frame');
-    const { magic, modelId, sealed } = parseTemplate(template);
-    if (magic !== TEMPLATE_MAGIC || modelId !== this.#call((c) => c.info()).modelId) {
+    const parsed = parseTemplate(template);
+    const { modelId, sealed } = parsed;
+    if (this.#stale(parsed)) {
       throw new FaceGateError('NEEDS_REENROLMENT', 'this template was made by another facegate model: enrol again (see needsReenrolment)');
     }
     let plain;

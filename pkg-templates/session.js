@@ -114,19 +114,19 @@ async function takeFrames(gate, camera, { frames, gapMs, timeoutMs, signal, onUp
         continue;
       }
       const { width, height } = bitmap;
-      // A worker takes `bitmap` (transferred); the kept frame is its own copy.
-      const copy = await createImageBitmap(bitmap);
+      // A worker takes `bitmap` (transferred); a frame that may be kept needs its own copy,
+      // made only once the gap since the last kept frame has passed.
+      const copy = now() - lastKept >= gapMs ? await createImageBitmap(bitmap) : null;
       const faces = await gate.analyze(bitmap);
       bitmap.close();
       const face = mainFace(faces);
       const advice = advise(face, last);
       last = face?.box ?? null;
-      const take = !advice && now() - lastKept >= gapMs;
-      if (take) {
+      if (copy && !advice) {
         kept.push(copy);
         lastKept = now();
       } else {
-        copy.close();
+        copy?.close();
         if (advice) guidance = advice;
       }
       onUpdate?.({ faces, width, height, guidance: advice, taken: kept.length, of: frames });

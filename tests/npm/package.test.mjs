@@ -54,11 +54,14 @@ run().then((r) => { window.facegateResult = r; }, (e) => { window.facegateResult
 `,
 );
 const importMap = '<script type="importmap">{"imports":{"facegate":"/node_modules/facegate/facegate.js"}}</script>';
+/** A page of the plain (no bundler) setup: the import map, then `script` as a module. */
+const plainPage = (name, script, head = '') => write(`${name}.html`, `<!doctype html>${head}<title>${name}</title>${importMap}<script type="module">\n${script}</script>\n`);
+/** Module code that leaves the test face decoded in `img`. */
+const LOAD_FACE = "const img = new Image();\nimg.src = '/face.jpg';\nawait img.decode();\n";
 write('plain.html', `<!doctype html><title>plain</title>${importMap}<script type="module" src="./main.js"></script>\n`);
-write(
-  'failures.html',
-  `<!doctype html><title>failures</title>${importMap}<script type="module">
-import { FaceGate, FaceGateWorker, FaceGateError } from 'facegate';
+plainPage(
+  'failures',
+  `import { FaceGate, FaceGateWorker, FaceGateError } from 'facegate';
 const tries = {
   'missing wasm': () => FaceGate.create({ wasmUrl: '/missing.wasm' }),
   'truncated wasm': () => FaceGate.create({ wasmUrl: '/truncated.wasm' }),
@@ -70,41 +73,32 @@ for (const [what, f] of Object.entries(tries)) {
   out[what] = await Promise.race([f().then(() => 'resolved', (e) => (e instanceof FaceGateError ? e.code : \`\${e.name}: \${e.message}\`)), timeout]);
 }
 window.facegateResult = out;
-</script>
 `,
 );
 write('sdk.html', `<!doctype html><title>sdk</title>${importMap}<script type="module" src="/sdk-checks.js"></script>\n`);
 fs.copyFileSync(path.join(root, 'tests/npm/sdk-checks.js'), path.join(app, 'sdk-checks.js'));
 // Seals with a fixed key, or opens what another page sealed: the template names its origin.
-write(
-  'origin.html',
-  `<!doctype html><title>origin</title>${importMap}<script type="module">
-import { FaceGate } from 'facegate';
-const img = new Image();
-img.src = '/face.jpg';
-await img.decode();
-const key = await crypto.subtle.importKey('raw', new Uint8Array(32).fill(7), 'AES-GCM', false, ['encrypt', 'decrypt']);
+plainPage(
+  'origin',
+  `import { FaceGate } from 'facegate';
+${LOAD_FACE}const key = await crypto.subtle.importKey('raw', new Uint8Array(32).fill(7), 'AES-GCM', false, ['encrypt', 'decrypt']);
 const gate = await FaceGate.create({ key, thresholds: { liveness: 0.01, matching: 0.3 } });
 const template = new URLSearchParams(location.search).get('template');
 const user = { userId: 'alice' };
 window.facegateResult = template
   ? await gate.verify(img, template, user).then((d) => ({ opened: d.decision }), (e) => ({ opened: e.code }))
   : { template: await gate.enroll([img, img, img, img, img], user) };
-</script>
 `,
 );
 // A Content-Security-Policy that forbids compiling wasm and starting workers: create() rejects.
-write(
-  'csp.html',
-  `<!doctype html><meta http-equiv="Content-Security-Policy" content="script-src 'self' 'unsafe-inline'; worker-src 'none'"><title>csp</title>${importMap}
-<script type="module">
-import { FaceGate, FaceGateWorker } from 'facegate';
+plainPage(
+  'csp',
+  `import { FaceGate, FaceGateWorker } from 'facegate';
 const code = (p) => Promise.race([p.then(() => 'resolved', (e) => e.code ?? e.name), new Promise((r) => setTimeout(() => r('still pending after 20 s'), 20000))]);
 window.facegateResult = { engine: await code(FaceGate.create()), worker: await code(FaceGateWorker.create()) };
-</script>
-`,
+`, `<meta http-equiv="Content-Security-Policy" content="script-src 'self' 'unsafe-inline'; worker-src 'none'">`,
 );
-// A worker that scribbles over its wasm memory before every verify: the engine traps there,
+// A worker that scribbles over its wasm memory before every enroll: the engine traps there,
 // and FaceGateWorker must answer with a new worker and instance.
 write(
   'trap-worker.js',
@@ -112,39 +106,29 @@ write(
 import '/node_modules/facegate/worker.js';
 const handle = self.onmessage;
 self.onmessage = async (event) => {
-  if (event.data.method === 'verify') new Uint8Array((await init()).memory.buffer).fill(0xff);
+  if (event.data.method === 'enroll') new Uint8Array((await init()).memory.buffer).fill(0xff);
   return handle(event);
 };
 `,
 );
-write(
-  'trap.html',
-  `<!doctype html><title>trap</title>${importMap}<script type="module">
-import { FaceGateWorker } from 'facegate';
-const img = new Image();
-img.src = '/face.jpg';
-await img.decode();
-const steps = [];
-const step = (p) => p.then((v) => v, (e) => e.code ?? e.message);
+plainPage(
+  'trap',
+  `import { FaceGateWorker } from 'facegate';
+${LOAD_FACE}const step = (p) => p.then((v) => v, (e) => e.code ?? e.message);
 const gate = await FaceGateWorker.create({ workerUrl: '/trap-worker.js' });
 const before = await step(gate.analyze(img).then((f) => f.length));
-const trapped = await step(gate.verify(img, 'FGT2.00000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', { userId: 'a' }));
+const trapped = await step(gate.enroll([img, img, img], { userId: 'a' }));
 const after = await step(gate.analyze(img).then((f) => f.length));
 window.facegateResult = { before, trapped, after };
-</script>
 `,
 );
 // A key wrapped by a passkey's PRF output (a virtual authenticator; WebAuthn needs a domain, so
 // this page is opened on localhost).
-write(
-  'passkey.html',
-  `<!doctype html><title>passkey</title>${importMap}<script type="module">
-import { FaceGate, forgetTemplateKey, passkeySupported, templateKey } from 'facegate';
+plainPage(
+  'passkey',
+  `import { FaceGate, forgetTemplateKey, passkeySupported, templateKey } from 'facegate';
 const code = (p) => p.then(() => 'resolved', (e) => e.code ?? e.name);
-const img = new Image();
-img.src = '/face.jpg';
-await img.decode();
-const loose = { liveness: 0.01, matching: 0.3 };
+${LOAD_FACE}const loose = { liveness: 0.01, matching: 0.3 };
 const user = { userId: 'alice' };
 await forgetTemplateKey('pk');
 const key = await templateKey({ name: 'pk', passkey: { userName: 'alice' } });
@@ -157,7 +141,6 @@ window.facegateResult = {
   supported: await passkeySupported(),
 };
 await forgetTemplateKey('pk');
-</script>
 `,
 );
 // The package README's ten lines, verbatim, then the same template after a reload.
