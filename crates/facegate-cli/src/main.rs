@@ -203,6 +203,10 @@ struct StudentOpts {
     /// Also checkpoint every this many batches (an epoch can outlast a session); 0 = at epoch ends.
     #[arg(long, default_value_t = 200)]
     checkpoint_steps: usize,
+    /// Threads a training step runs on: the batch is cut into this many shards, each run
+    /// forward and backward on its own core.
+    #[arg(long, default_value_t = 1)]
+    train_threads: usize,
 }
 
 impl StudentOpts {
@@ -225,6 +229,7 @@ impl StudentOpts {
             init: self.init.clone(),
             camera: self.camera,
             checkpoint_steps: self.checkpoint_steps,
+            threads: self.train_threads,
             detector: self.detector.clone(),
         }
     }

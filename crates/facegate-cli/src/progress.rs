@@ -9,6 +9,8 @@ pub struct Progress {
     label: String,
     start: std::time::Instant,
     last_pct: u64,
+    /// Where the bar started (a resumed epoch starts part-way): the rate counts from here.
+    first: u64,
 }
 
 impl Progress {
@@ -20,7 +22,17 @@ impl Progress {
                 .expect("static template"),
         );
         bar.set_message(label.to_string());
-        Self { bar, plain, total: total as u64, label: label.into(), start: std::time::Instant::now(), last_pct: 0 }
+        Self { bar, plain, total: total as u64, label: label.into(), start: std::time::Instant::now(), last_pct: 0, first: 0 }
+    }
+
+    /// A bar `done` of `total` along already (an epoch resumed part-way).
+    pub fn resumed(label: &str, total: usize, done: usize) -> Self {
+        let mut p = Self::new(label, total);
+        p.bar.set_position(done as u64);
+        p.bar.reset_eta();
+        p.first = done as u64;
+        p.last_pct = done as u64 * 100 / p.total.max(1);
+        p
     }
 
     pub fn inc(&mut self, n: usize) {
@@ -31,7 +43,8 @@ impl Progress {
             if pct >= self.last_pct + 5 || pos == self.total {
                 self.last_pct = pct;
                 let el = self.start.elapsed().as_secs_f64();
-                let eta = if pos > 0 { el / pos as f64 * (self.total - pos) as f64 } else { 0.0 };
+                let run = pos - self.first;
+                let eta = if run > 0 { el / run as f64 * (self.total - pos) as f64 } else { 0.0 };
                 eprintln!("{}: {pos}/{} ({pct}%) {:.0}s elapsed, ETA {:.0}s", self.label, self.total, el, eta);
             }
         }
@@ -54,7 +67,7 @@ pub fn epoch_reporter(epochs: usize) -> impl FnMut(facegate_train::checkpoint::E
     let mut bar: Option<Progress> = None;
     move |e| match e {
         Event::Step { epoch, step, steps, loss, images_per_s } => {
-            let b = bar.get_or_insert_with(|| Progress::new(&format!("epoch {}/{epochs}", epoch + 1), steps));
+            let b = bar.get_or_insert_with(|| Progress::resumed(&format!("epoch {}/{epochs}", epoch + 1), steps, step));
             b.set_message(&format!("epoch {}/{epochs} loss {loss:.4} {images_per_s:.1} img/s", epoch + 1));
             b.inc(1);
             if step + 1 == steps {
@@ -71,5 +84,21 @@ pub fn epoch_reporter(epochs: usize) -> impl FnMut(facegate_train::checkpoint::E
             (epochs - log.epoch) as f64 * log.seconds / 60.0,
             log.dev
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A resumed epoch's bar starts where the run left off, and its rate (hence its ETA)
+    /// counts only the steps run since.
+    #[test]
+    fn a_resumed_bar_starts_part_way() {
+        let mut p = Progress::resumed("epoch 2/4", 931, 400);
+        assert_eq!(p.bar.position(), 400);
+        p.inc(1);
+        assert_eq!((p.bar.position(), p.bar.position() - p.first), (401, 1));
+        assert_eq!(Progress::new("epoch 1/4", 931).first, 0);
     }
 }

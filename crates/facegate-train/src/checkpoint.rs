@@ -75,7 +75,7 @@ pub struct Run {
 
 impl Run {
     /// A fresh run, or with `resume` the one in `out` (refused when its configuration other
-    /// than the epoch budget differs from `config`).
+    /// than the epoch budget and the threads a step runs on differs from `config`).
     pub fn open(out: &Path, config: serde_json::Value, seed: u64, resume: bool) -> Result<(Self, bool), TrainError> {
         std::fs::create_dir_all(out).map_err(io(out))?;
         let state_path = out.join("state.json");
@@ -85,14 +85,15 @@ impl Run {
         }
         let text = std::fs::read_to_string(&state_path).map_err(io(&state_path))?;
         let mut state: RunState = serde_json::from_str(&text).map_err(|e| TrainError::Resume(format!("{}: {e}", state_path.display())))?;
-        let without_epochs = |v: &serde_json::Value| {
+        let what_it_learns = |v: &serde_json::Value| {
             let mut v = v.clone();
             if let Some(o) = v.as_object_mut() {
                 o.remove("epochs");
+                o.remove("threads");
             }
             v
         };
-        if without_epochs(&state.config) != without_epochs(&config) {
+        if what_it_learns(&state.config) != what_it_learns(&config) {
             return Err(TrainError::Resume(format!("{} was made with {} , not {}", state_path.display(), state.config, config)));
         }
         state.config = config;

@@ -28,7 +28,7 @@ use crate::rng::Rng;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams};
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor, TensorData};
 use facegate_datasets::cache::FaceCache;
@@ -72,6 +72,9 @@ pub struct DistilConfig {
     /// Also checkpoint every this many batches within an epoch (0: at epoch ends only).
     #[serde(default)]
     pub checkpoint_steps: usize,
+    /// Threads a training step runs on (the batch cut into shards, one per thread).
+    #[serde(default = "one")]
+    pub threads: usize,
     /// The detector whose crops it trains on (recorded in the exported file).
     #[serde(default = "facegate_nets::weights::legacy_detector")]
     pub detector: String,
@@ -97,9 +100,14 @@ impl Default for DistilConfig {
             init: None,
             camera: 0.0,
             checkpoint_steps: 0,
+            threads: 1,
             detector: facegate_nets::weights::legacy_detector(),
         }
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 /// One training source: cached crops, their teacher targets, and identity labels where known.
@@ -157,6 +165,17 @@ pub struct TermLog {
     pub id: f64,
 }
 
+impl TermLog {
+    fn add(&mut self, o: &TermLog) {
+        self.emb += o.emb;
+        self.rel += o.rel;
+        self.kd += o.kd;
+        self.hard += o.hard;
+        self.feat += o.feat;
+        self.id += o.id;
+    }
+}
+
 /// The student's crop of a cached face: the cache holds the student's own view.
 pub fn student_crop(cache: &FaceCache, i: usize) -> Vec<f32> {
     assert_eq!(cache.size(), STUDENT_INPUT, "a cache of the student's view");
@@ -178,6 +197,131 @@ fn stage_map(maps: &[half::f16], s: usize, flip: bool) -> Vec<f32> {
         }
     }
     out
+}
+
+/// What the loss of a batch needs besides the network and the batch.
+struct LossContext<'a> {
+    cfg: &'a DistilConfig,
+    projection: &'a Projection,
+    /// Class weights of the live/attack labels.
+    w_live: f32,
+    w_attack: f32,
+}
+
+/// The summed loss of one batch and its terms (each summed over the batch's faces).
+fn batch_loss(model: &DistilNet, items: &[&Item], flips: &[bool], crops: &[Vec<f32>], ctx: &LossContext, device: &Device) -> (Tensor<1>, TermLog) {
+    let LossContext { cfg, projection, w_live, w_attack } = *ctx;
+    let n = items.len();
+    let mut terms = TermLog::default();
+    let t1 = |v: Vec<f32>, n: usize| Tensor::<1>::from_data(TensorData::new(v, [n]), device);
+    let t2 = |v: Vec<f32>, n: usize| {
+        let cols = v.len() / n;
+        Tensor::<2>::from_data(TensorData::new(v, [n, cols]), device)
+    };
+        let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
+        let out_s = model.student.forward(student_input(&refs, device));
+        let mut loss = Tensor::<1>::zeros([1], device).sum();
+        let mut add = |w: f64, term: Tensor<1>, slot: &mut f64| {
+            if w > 0.0 {
+                *slot += term.clone().into_scalar::<f32>() as f64 * n as f64;
+                loss = loss.clone() + term.mul_scalar(w);
+            }
+        };
+        if cfg.w_emb > 0.0 {
+            let proj: Vec<f32> = items.iter().flat_map(|it| projection.apply(it.targets.descriptor(it.index))).collect();
+            add(cfg.w_emb, cosine_distance(out_s.embedding.clone(), t2(proj, n)), &mut terms.emb);
+        }
+        if cfg.w_rel > 0.0 {
+            let desc: Vec<f32> = items.iter().flat_map(|it| projection.centre(it.targets.descriptor(it.index))).collect();
+            add(cfg.w_rel, relational(out_s.embedding.clone(), t2(desc, n)), &mut terms.rel);
+        }
+        if cfg.w_kd > 0.0 {
+            let teacher: Vec<f32> = items.iter().map(|it| it.targets.pad_logit[it.index]).collect();
+            add(cfg.w_kd, binary_kd(out_s.live_logit.clone(), t1(teacher, n), cfg.temperature), &mut terms.kd);
+        }
+        if cfg.w_hard > 0.0 {
+            let labels: Vec<f32> = items.iter().map(|it| if it.live == Some(true) { 1.0 } else { 0.0 }).collect();
+            let weights: Vec<f32> = items.iter().map(|it| match it.live { Some(true) => w_live, Some(false) => w_attack, None => 0.0 }).collect();
+            add(cfg.w_hard, bce(out_s.live_logit.clone(), t1(labels, n), t1(weights, n)), &mut terms.hard);
+        }
+        if cfg.w_feat > 0.0 {
+            let mut feat = Tensor::<1>::zeros([1], device).sum();
+            for (s, adapter) in model.fr_adapters.iter().enumerate() {
+                let x = centre(out_s.stages[s].clone(), 1.0 / STUDENT_VIEW);
+                let a = adaptive_avg_pool2d(adapter.forward(x), [GRID, GRID]).reshape([n as i64, -1]);
+                let target: Vec<f32> = items
+                    .iter()
+                    .zip(flips)
+                    .flat_map(|(it, &f)| {
+                        let maps = &it.targets.fr_maps;
+                        stage_map(&maps[it.index * maps_len()..(it.index + 1) * maps_len()], s, f)
+                    })
+                    .collect();
+                feat = feat + feature_alignment(a, t2(target, n));
+            }
+            add(cfg.w_feat, feat.div_scalar(model.fr_adapters.len() as f64), &mut terms.feat);
+        }
+        if cfg.w_id > 0.0 {
+            let k = model.identities.weight.dims()[1];
+            let mut one_hot = vec![0f32; n * k];
+            let mut mask = vec![0f32; n];
+            for (r, it) in items.iter().enumerate() {
+                if let Some(id) = it.identity {
+                    one_hot[r * k + id] = 1.0;
+                    mask[r] = 1.0;
+                }
+            }
+            // CosFace: scale 30, margin 0.2 on the true class.
+            let w = model.identities.weight.val();
+            let w = w.clone() / w.powf_scalar(2.0).sum_dim(0).sqrt().clamp_min(1e-6);
+            let oh = t2(one_hot, n);
+            let logits = (l2_normalise(out_s.embedding.clone()).matmul(w) - oh.clone().mul_scalar(0.2)).mul_scalar(30.0);
+            add(cfg.w_id, masked_cross_entropy(logits, oh, t1(mask, n)), &mut terms.id);
+        }
+        drop(add);
+    (loss, terms)
+}
+
+/// Loss and gradients of one batch, cut into `threads` shards that run forward and backward
+/// at once, one per core (burn's Flex backend runs each op on one thread, so this is how a
+/// step uses both cores of this machine). Each shard's loss is weighted by its share of the
+/// batch, so the summed gradients are the batch mean's; batch norm and the relational term
+/// see one shard at a time. Returns the loss and per-term sums over the batch.
+fn step_gradients(model: &DistilNet, items: &[&Item], flips: &[bool], crops: &[Vec<f32>], ctx: &LossContext, threads: usize) -> (f64, TermLog, GradientsParams) {
+    let n = items.len();
+    let per = n.div_ceil(threads.clamp(1, n.max(1)));
+    let shards: Vec<std::ops::Range<usize>> = (0..n).step_by(per.max(1)).map(|a| a..(a + per).min(n)).collect();
+    let run = |model: &DistilNet, r: std::ops::Range<usize>| {
+        let device = Device::flex().autodiff();
+        let (loss, terms) = batch_loss(model, &items[r.clone()], &flips[r.clone()], &crops[r.clone()], ctx, &device);
+        let loss = loss.mul_scalar(r.len() as f64 / n as f64);
+        let value = loss.clone().into_scalar::<f32>() as f64;
+        (value, terms, GradientsParams::from_grads(loss.backward(), model))
+    };
+    let mut results = if shards.len() == 1 {
+        vec![run(model, shards[0].clone())]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = shards
+                .iter()
+                .map(|r| {
+                    // Its own autodiff graph: shards that shared the parameters' graph would
+                    // race for one tape (burn consumes it on the first backward).
+                    let (model, r) = (model.clone().fork(&Device::flex().autodiff()), r.clone());
+                    s.spawn(move || run(&model, r))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("a training shard panicked")).collect::<Vec<_>>()
+        })
+    };
+    let mut accumulated = GradientsAccumulator::<DistilNet>::new();
+    let (mut loss, mut terms) = (0.0, TermLog::default());
+    for (value, t, grads) in results.drain(..) {
+        loss += value;
+        terms.add(&t);
+        accumulated.accumulate(model, grads);
+    }
+    (loss, terms, accumulated.grads())
 }
 
 /// Trains (or resumes) into `out` (see `checkpoint::Run`); the best epoch is the lowest sum
@@ -235,11 +379,6 @@ pub fn train(
     let (w_live, w_attack) = (w_live * scale, w_attack * scale);
     let steps_per_epoch = steps_per_epoch(data.len(), cfg.batch, cfg.max_steps);
     let total_steps = (cfg.epochs * steps_per_epoch).max(1);
-    let t1 = |v: Vec<f32>, n: usize| Tensor::<1>::from_data(TensorData::new(v, [n]), &device);
-    let t2 = |v: Vec<f32>, n: usize| {
-        let cols = v.len() / n;
-        Tensor::<2>::from_data(TensorData::new(v, [n, cols]), &device)
-    };
     let camera = Augment::default();
     for epoch in run.state.epochs_done..cfg.epochs {
         let mut rng = Rng(run.state.rng);
@@ -266,68 +405,11 @@ pub fn train(
                     if cfg.camera > 0.0 && rng.chance(cfg.camera) { camera.camera(c, STUDENT_INPUT, &mut rng) } else { c }
                 })
                 .collect();
-            let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
-            let out_s = model.student.forward(student_input(&refs, &device));
-            let mut loss = Tensor::<1>::zeros([1], &device).sum();
-            let mut add = |w: f64, term: Tensor<1>, slot: &mut f64| {
-                if w > 0.0 {
-                    *slot += term.clone().into_scalar::<f32>() as f64 * n as f64;
-                    loss = loss.clone() + term.mul_scalar(w);
-                }
-            };
-            if cfg.w_emb > 0.0 {
-                let proj: Vec<f32> = idx.iter().flat_map(|&i| projection.apply(data[i].targets.descriptor(data[i].index))).collect();
-                add(cfg.w_emb, cosine_distance(out_s.embedding.clone(), t2(proj, n)), &mut terms.emb);
-            }
-            if cfg.w_rel > 0.0 {
-                let desc: Vec<f32> = idx.iter().flat_map(|&i| projection.centre(data[i].targets.descriptor(data[i].index))).collect();
-                add(cfg.w_rel, relational(out_s.embedding.clone(), t2(desc, n)), &mut terms.rel);
-            }
-            if cfg.w_kd > 0.0 {
-                let teacher: Vec<f32> = idx.iter().map(|&i| data[i].targets.pad_logit[data[i].index]).collect();
-                add(cfg.w_kd, binary_kd(out_s.live_logit.clone(), t1(teacher, n), cfg.temperature), &mut terms.kd);
-            }
-            if cfg.w_hard > 0.0 {
-                let labels: Vec<f32> = idx.iter().map(|&i| if data[i].live == Some(true) { 1.0 } else { 0.0 }).collect();
-                let weights: Vec<f32> = idx.iter().map(|&i| match data[i].live { Some(true) => w_live, Some(false) => w_attack, None => 0.0 }).collect();
-                add(cfg.w_hard, bce(out_s.live_logit.clone(), t1(labels, n), t1(weights, n)), &mut terms.hard);
-            }
-            if cfg.w_feat > 0.0 {
-                let mut feat = Tensor::<1>::zeros([1], &device).sum();
-                for (s, adapter) in model.fr_adapters.iter().enumerate() {
-                    let x = centre(out_s.stages[s].clone(), 1.0 / STUDENT_VIEW);
-                    let a = adaptive_avg_pool2d(adapter.forward(x), [GRID, GRID]).reshape([n as i64, -1]);
-                    let target: Vec<f32> = idx
-                        .iter()
-                        .zip(&flips)
-                        .flat_map(|(&i, &f)| {
-                            let maps = &data[i].targets.fr_maps;
-                            stage_map(&maps[data[i].index * maps_len()..(data[i].index + 1) * maps_len()], s, f)
-                        })
-                        .collect();
-                    feat = feat + feature_alignment(a, t2(target, n));
-                }
-                add(cfg.w_feat, feat.div_scalar(model.fr_adapters.len() as f64), &mut terms.feat);
-            }
-            if cfg.w_id > 0.0 {
-                let k = model.identities.weight.dims()[1];
-                let mut one_hot = vec![0f32; n * k];
-                let mut mask = vec![0f32; n];
-                for (r, &i) in idx.iter().enumerate() {
-                    if let Some(id) = data[i].identity {
-                        one_hot[r * k + id] = 1.0;
-                        mask[r] = 1.0;
-                    }
-                }
-                // CosFace: scale 30, margin 0.2 on the true class.
-                let w = model.identities.weight.val();
-                let w = w.clone() / w.powf_scalar(2.0).sum_dim(0).sqrt().clamp_min(1e-6);
-                let oh = t2(one_hot, n);
-                let logits = (l2_normalise(out_s.embedding.clone()).matmul(w) - oh.clone().mul_scalar(0.2)).mul_scalar(30.0);
-                add(cfg.w_id, masked_cross_entropy(logits, oh, t1(mask, n)), &mut terms.id);
-            }
-            meter.add(loss.clone().into_scalar::<f32>() as f64, n, epoch, step)?;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let items: Vec<&Item> = idx.iter().map(|&i| &data[i]).collect();
+            let ctx = LossContext { cfg, projection, w_live, w_attack };
+            let (loss, batch_terms, grads) = step_gradients(&model, &items, &flips, &crops, &ctx, cfg.threads.max(1));
+            terms.add(&batch_terms);
+            meter.add(loss, n, epoch, step)?;
             model = optim.step(cosine_lr(cfg.lr, epoch * steps_per_epoch + step, total_steps), model, grads);
             on(meter.step(epoch, step, steps_per_epoch));
             if cfg.checkpoint_steps > 0 && (step + 1) % cfg.checkpoint_steps == 0 && step + 1 < steps_per_epoch {
@@ -407,4 +489,50 @@ pub fn dev_metrics(student: &Student, pad_dev: &[&FaceCache], fr_dev: &[(&FaceCa
         out["fr"] = serde_json::json!({ "eer": e, "tar_at_fmr_1e-3": tar, "threshold_fmr_1e-3": t, "genuine_pairs": genuine.len(), "impostor_pairs": impostor.len() });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use targets::DESCRIPTOR;
+
+    /// A step cut into two shards is the same step: on a batch whose halves are the same
+    /// faces, each shard's batch statistics and pairwise terms are the whole batch's, so the
+    /// loss and every gradient must agree with the one-thread step.
+    #[test]
+    fn two_shards_give_the_one_thread_step() {
+        let faces = 4;
+        let side = STUDENT_INPUT;
+        let crops: Vec<Vec<u8>> = (0..faces).map(|f| (0..side * side * 3).map(|i| ((i * (f + 3) + i / (side * 3) * 11) % 256) as u8).collect()).collect();
+        let targets = Targets {
+            key: "synthetic".into(),
+            descriptor: (0..faces * DESCRIPTOR).map(|k| ((k * 7) % 13) as f32 / 13.0 - 0.4).collect(),
+            pad_logit: (0..faces).map(|i| if i % 2 == 0 { 2.0 } else { -2.0 }).collect(),
+            fr_maps: (0..faces * maps_len()).map(|k| half::f16::from_f32(((k * 5) % 11) as f32 / 11.0)).collect(),
+        };
+        let items: Vec<Item> = (0..2 * faces)
+            .map(|k| Item { crop: &crops[k % faces], live: Some(k % 2 == 0), identity: None, targets: &targets, index: k % faces })
+            .collect();
+        let refs: Vec<&Item> = items.iter().collect();
+        let descriptors: Vec<&[f32]> = (0..faces).map(|i| targets.descriptor(i)).collect();
+        let projection = Projection::fit(&descriptors, EMBEDDING, 1);
+        let cfg = DistilConfig::default();
+        let ctx = LossContext { cfg: &cfg, projection: &projection, w_live: 1.0, w_attack: 1.0 };
+        let flips = vec![false; items.len()];
+        let floats: Vec<Vec<f32>> = items.iter().map(|it| it.crop.iter().map(|&v| v as f32).collect()).collect();
+        let model = DistilNet::for_config(&cfg, &Device::flex().autodiff());
+        let (one, terms_one, g1) = step_gradients(&model, &refs, &flips, &floats, &ctx, 1);
+        let (two, terms_two, g2) = step_gradients(&model, &refs, &flips, &floats, &ctx, 2);
+        assert!((one - two).abs() < 1e-4 * one.abs().max(1.0), "loss {one} vs {two}");
+        assert!((terms_one.emb - terms_two.emb).abs() < 1e-3 && (terms_one.feat - terms_two.feat).abs() < 1e-3, "{terms_one:?} vs {terms_two:?}");
+        let grad = |g: &GradientsParams, id| g.get::<4>(id).expect("a gradient").into_data().try_to_vec::<f32>().unwrap();
+        for adapter in &model.fr_adapters {
+            let (a, b) = (grad(&g1, adapter.weight.id), grad(&g2, adapter.weight.id));
+            let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert!(scale > 0.0, "the adapter gets a gradient");
+            let gap = a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(gap < 1e-3 * scale, "adapter gradient off by {gap} (scale {scale})");
+        }
+        assert_eq!(g1.len(), g2.len(), "every parameter has its gradient");
+    }
 }
