@@ -94,10 +94,10 @@ impl KernelLayer {
     /// A convolution and its (inference) batch norm, as stored (burn's `[out, in / groups,
     /// kh, kw]` kernel; gamma, beta, running mean and variance), as one layer: the batch norm
     /// folded into the kernel and a bias (per channel `y = conv(x) * s + t` is
-    /// `conv_{w*s}(x) + t`, four element-wise passes fewer), TF's layout, `act` in the same
+    /// `conv_{w*s}(x) + t`, four element-wise passes fewer), TF's layout, ReLU6 in the same
     /// pass. `groups` is 1 (dense) or the channel count (depthwise).
     #[allow(clippy::too_many_arguments)]
-    pub fn fold(weight: &[f32], [cout, per_group, kh, kw]: [usize; 4], groups: usize, stride: [usize; 2], pads: Pads, bn: &[Vec<f32>; 4], epsilon: f64, act: Activation) -> Result<Self, String> {
+    pub fn fold(weight: &[f32], [cout, per_group, kh, kw]: [usize; 4], groups: usize, stride: [usize; 2], pads: Pads, bn: &[Vec<f32>; 4], epsilon: f64) -> Result<Self, String> {
         let [gamma, beta, mean, var] = bn;
         if weight.len() != cout * per_group * kh * kw || bn.iter().any(|v| v.len() != cout) {
             return Err(format!("a {cout}x{per_group}x{kh}x{kw} convolution with {} weights and batch norms of {:?}", weight.len(), bn.each_ref().map(Vec::len)));
@@ -122,7 +122,7 @@ impl KernelLayer {
             }
         }
         let kind = if depthwise { ConvKind::Depthwise } else { ConvKind::Dense };
-        let conv = facegate_kernels::Conv2d::new(kind, [kh, kw], stride, cin, cout, tf, Some(shift), act).map_err(|e| e.0)?;
+        let conv = facegate_kernels::Conv2d::new(kind, [kh, kw], stride, cin, cout, tf, Some(shift), Activation::Relu6).map_err(|e| e.0)?;
         Ok(Self { conv, pads })
     }
 
@@ -138,14 +138,8 @@ impl ConvBn {
         Self { conv, bn: L::batch_norm(cout, device) }
     }
 
-    /// The layer for inference on facegate-kernels ([`KernelLayer::fold`]), ReLU6 after it.
+    /// The layer for inference on facegate-kernels ([`KernelLayer::fold`]).
     pub fn kernels(&self) -> KernelLayer {
-        self.kernels_with(Activation::Relu6)
-    }
-
-    /// The layer for inference on facegate-kernels, with `act` after it (`None` for
-    /// [`ConvBn::forward_linear`]).
-    pub fn kernels_with(&self, act: Activation) -> KernelLayer {
         let host = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().expect("f32 params");
         let w = self.conv.weight.val();
         let dims = w.dims();
@@ -154,12 +148,7 @@ impl ConvBn {
             _ => unreachable!("ConvBn pads explicitly"),
         };
         let bn = [host(self.bn.gamma.val()), host(self.bn.beta.val()), host(self.bn.running_mean.value()), host(self.bn.running_var.value())];
-        KernelLayer::fold(&w.into_data().try_to_vec::<f32>().expect("f32 params"), dims, self.conv.groups, self.conv.stride, pads, &bn, self.bn.epsilon, act).expect("a ConvBn's own shapes")
-    }
-
-    /// The convolution's kernel, [out, in / groups, kh, kw].
-    pub fn conv_weight(&self) -> Tensor<4> {
-        self.conv.weight.val()
+        KernelLayer::fold(&w.into_data().try_to_vec::<f32>().expect("f32 params"), dims, self.conv.groups, self.conv.stride, pads, &bn, self.bn.epsilon).expect("a ConvBn's own shapes")
     }
 
     /// Replaces the kernel and the batch-norm affine terms (running statistics stay 0 / 1,
@@ -181,20 +170,8 @@ impl ConvBn {
 
     /// Conv, batch norm, ReLU6.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        burn::tensor::activation::relu(self.forward_linear(x)).clamp_max(6.0)
-    }
-
-    /// Conv and batch norm, no activation: the last layer of a residual branch.
-    pub fn forward_linear(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward(self.conv.forward(x))
-    }
-
-    /// Sets the batch norm's scale to zero, so the layer outputs its shift (zero when fresh):
-    /// a residual branch that starts as nothing, and a network that grows without changing
-    /// what it computes.
-    pub fn zero_scale(mut self) -> Self {
-        self.bn.gamma = Param::from_tensor(self.bn.gamma.val().zeros_like());
-        self
+        let y = self.bn.forward(self.conv.forward(x));
+        burn::tensor::activation::relu(y).clamp_max(6.0)
     }
 }
 
@@ -217,30 +194,6 @@ impl SepBlock {
     /// Depthwise then pointwise, for facegate-kernels.
     pub fn kernels(&self) -> [KernelLayer; 2] {
         [self.dw.kernels(), self.pw.kernels()]
-    }
-}
-
-/// `x` plus a depthwise 3x3 (ReLU6) and a linear pointwise 1x1 of it (MobileNet-v2's
-/// linear residual). Built with the branch's last scale at zero, the block starts as the
-/// identity: blocks added to a trained network leave it as it was, and training grows them.
-#[derive(Module, Debug)]
-pub struct ResBlock {
-    pub(crate) dw: ConvBn,
-    pub(crate) pw: ConvBn,
-}
-
-impl ResBlock {
-    pub fn new<L: Layers>(channels: usize, device: &Device) -> Self {
-        Self { dw: ConvBn::new::<L>(channels, channels, 3, 1, channels, device), pw: ConvBn::new::<L>(channels, channels, 1, 1, 1, device).zero_scale() }
-    }
-
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        x.clone() + self.pw.forward_linear(self.dw.forward(x))
-    }
-
-    /// The branch for facegate-kernels; the caller adds `x`.
-    pub fn kernels(&self) -> [KernelLayer; 2] {
-        [self.dw.kernels(), self.pw.kernels_with(Activation::None)]
     }
 }
 

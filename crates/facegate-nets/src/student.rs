@@ -10,30 +10,22 @@
 //! head also sees the middle stage: print and screen texture is a fine-scale cue that the
 //! deepest stage has pooled away.
 
-use crate::blocks::{ConvBn, Fresh, KernelLayer, Layers, ResBlock, SepBlock, Shell, conv_pad, nchw_input};
+use crate::blocks::{ConvBn, Fresh, KernelLayer, Layers, SepBlock, Shell, conv_pad, nchw_input};
 use crate::weights::{WeightsError, WeightsMeta, read_tensors};
 use burn::module::{Module, Param};
 use burn::nn::{BatchNormConfig, Linear};
 use burn::tensor::{Device, Tensor};
-use facegate_kernels::{Activation, Map, Pads, add_in_place, linear, mean_window};
+use facegate_kernels::{Map, Pads, linear, mean_window};
 use std::collections::HashMap;
 
 pub const STUDENT_INPUT: usize = 128;
 pub const STUDENT_VIEW: f64 = 1.5;
-pub const STUDENT_ARCH: &str = "student-dwsep-128-e128-gdc-res";
+pub const STUDENT_ARCH: &str = "student-dwsep-128-e128-gdc";
 pub const EMBEDDING: usize = 128;
 /// Channels of the three stages aligned with the teachers (strides 4, 8, 16).
 pub const STAGE_CHANNELS: [usize; 3] = [64, 128, 256];
 /// Depthwise-separable blocks per stage; each stage's first block halves the map.
 pub const STAGE_BLOCKS: [usize; 3] = [2, 3, 3];
-/// Residual blocks ending each stage (v4). They start as the identity, so the network grew
-/// from v3's trained weights without changing what it computed; the capacity is where it is
-/// cheap (16x16 and 8x8 maps), since v3 fitted its teacher poorly on its own training faces.
-pub const STAGE_RESIDUALS: [usize; 3] = [0, 3, 3];
-/// Channels of the wide identity branch: the face cells of the last stage expanded 1x1 (as
-/// MobileFaceNet expands to 512 before its global depthwise pooling), pooled per channel and
-/// added to the embedding, from zero.
-pub const WIDE_CHANNELS: usize = 512;
 /// The stem: a 3x3 stride-2 convolution from RGB to this many channels.
 const STEM_CHANNELS: usize = 32;
 
@@ -48,18 +40,9 @@ pub struct Student {
     stage1: Vec<SepBlock>,
     stage2: Vec<SepBlock>,
     stage3: Vec<SepBlock>,
-    /// [`STAGE_RESIDUALS`] of each stage, after its separable blocks.
-    residual1: Vec<ResBlock>,
-    residual2: Vec<ResBlock>,
-    residual3: Vec<ResBlock>,
     /// Per-channel weights of the face cells of the last stage, [c3, k, k] (k = [`face_cells`]).
     face_pool: Param<Tensor<3>>,
     embed: Linear,
-    /// The wide branch: 1x1 expansion of the face cells, its cell weights [WIDE, k, k] and its
-    /// projection to the embedding (zero when built).
-    wide: ConvBn,
-    wide_pool: Param<Tensor<3>>,
-    wide_embed: Linear,
     live: Linear,
 }
 
@@ -93,12 +76,6 @@ impl Student {
     fn build<L: Layers>(device: &Device) -> Self {
         let [c1, c2, c3] = STAGE_CHANNELS;
         let [n1, n2, n3] = STAGE_BLOCKS;
-        let residuals = |c: usize, s: usize| (0..STAGE_RESIDUALS[s]).map(|_| ResBlock::new::<L>(c, device)).collect::<Vec<_>>();
-        let k = face_cells();
-        let average = |c: usize| Param::from_tensor(Tensor::full([c, k, k], 1.0 / (k * k) as f32, device));
-        let mut wide_embed = L::linear(WIDE_CHANNELS, EMBEDDING, device);
-        wide_embed.weight = Param::from_tensor(wide_embed.weight.val().zeros_like());
-        wide_embed.bias = wide_embed.bias.map(|b| Param::from_tensor(b.val().zeros_like()));
         let blocks = |cin: usize, cout: usize, n: usize| {
             (0..n)
                 .map(|i| {
@@ -112,16 +89,10 @@ impl Student {
             stage1: blocks(STEM_CHANNELS, c1, n1),
             stage2: blocks(c1, c2, n2),
             stage3: blocks(c2, c3, n3),
-            residual1: residuals(c1, 0),
-            residual2: residuals(c2, 1),
-            residual3: residuals(c3, 2),
             // Starts as the plain average (what students before it had), so a run can start
             // from one of them.
-            face_pool: average(c3),
+            face_pool: Param::from_tensor(Tensor::full([c3, face_cells(), face_cells()], 1.0 / (face_cells() * face_cells()) as f32, device)),
             embed: L::linear(c3, EMBEDDING, device),
-            wide: ConvBn::new::<L>(c3, WIDE_CHANNELS, 1, 1, 1, device),
-            wide_pool: average(WIDE_CHANNELS),
-            wide_embed,
             live: L::linear(c2 + c3, 1, device),
         }
     }
@@ -134,43 +105,31 @@ impl Student {
             (host(l.weight.val().into_data()), host(l.bias.as_ref().expect("heads have a bias").val().into_data()))
         };
         let stage = |blocks: &[SepBlock]| blocks.iter().flat_map(SepBlock::kernels).collect();
-        let residual = |blocks: &[ResBlock]| blocks.iter().map(ResBlock::kernels).collect();
-        let host = |p: &Param<Tensor<3>>| p.val().into_data().try_to_vec::<f32>().expect("f32 params");
         StudentKernels {
             stem: self.stem.kernels(),
             stages: [stage(&self.stage1), stage(&self.stage2), stage(&self.stage3)],
-            residuals: [residual(&self.residual1), residual(&self.residual2), residual(&self.residual3)],
-            face_pool: host(&self.face_pool),
+            face_pool: self.face_pool.val().into_data().try_to_vec::<f32>().expect("f32 params"),
             embed: param(&self.embed),
-            wide: self.wide.kernels(),
-            wide_pool: host(&self.wide_pool),
-            wide_embed: param(&self.wide_embed),
             live: param(&self.live),
         }
     }
 
     /// `x`: NCHW, RGB scaled to -1..1 (see [`student_input`]).
     pub fn forward(&self, x: Tensor<4>) -> StudentOutput {
-        let run = |blocks: &[SepBlock], residuals: &[ResBlock], mut h: Tensor<4>| {
+        let run = |blocks: &[SepBlock], mut h: Tensor<4>| {
             for b in blocks {
-                h = b.forward(h);
-            }
-            for b in residuals {
                 h = b.forward(h);
             }
             h
         };
-        let s1 = run(&self.stage1, &self.residual1, self.stem.forward(x));
-        let s2 = run(&self.stage2, &self.residual2, s1.clone());
-        let s3 = run(&self.stage3, &self.residual3, s2.clone());
+        let s1 = run(&self.stage1, self.stem.forward(x));
+        let s2 = run(&self.stage2, s1.clone());
+        let s3 = run(&self.stage3, s2.clone());
         let [n, c3, h, _] = s3.dims();
         let c2 = s2.dims()[1];
         let face = centre(s3.clone(), 1.0 / STUDENT_VIEW);
-        let pool = |x: Tensor<4>, weights: &Param<Tensor<3>>| {
-            let c = x.dims()[1];
-            (x * weights.val().unsqueeze::<4>()).sum_dims(&[2, 3]).reshape([n, c])
-        };
-        let e = self.embed.forward(pool(face.clone(), &self.face_pool)) + self.wide_embed.forward(pool(self.wide.forward(face), &self.wide_pool));
+        let pooled_face = (face * self.face_pool.val().unsqueeze::<4>()).sum_dims(&[2, 3]).reshape([n, c3]);
+        let e = self.embed.forward(pooled_face);
         let norm = e.clone().powf_scalar(2.0).sum_dim(1).sqrt().clamp_min(1e-6);
         let embedding = e / norm;
         let texture = s2.clone().mean_dims(&[2, 3]).reshape([n, c2]);
@@ -189,16 +148,10 @@ impl Student {
 pub struct StudentKernels {
     stem: KernelLayer,
     stages: [Vec<KernelLayer>; 3],
-    /// Each residual block's branch (depthwise, linear pointwise), per stage.
-    residuals: [Vec<[KernelLayer; 2]>; 3],
     /// [c3, k, k], as [`Student`] holds it.
     face_pool: Vec<f32>,
     /// Weight [in, out] and bias of each head.
     embed: (Vec<f32>, Vec<f32>),
-    wide: KernelLayer,
-    /// [WIDE_CHANNELS, k, k].
-    wide_pool: Vec<f32>,
-    wide_embed: (Vec<f32>, Vec<f32>),
     live: (Vec<f32>, Vec<f32>),
 }
 
@@ -215,44 +168,35 @@ impl StudentKernels {
             None => Err(WeightsError::Mismatch(format!("no tensor for `{name}`"))),
         };
         let epsilon = BatchNormConfig::new(1).epsilon;
-        let mut conv_bn = |prefix: &str, cin: usize, cout: usize, kernel: usize, stride: usize, groups: usize, act: Activation| {
+        let mut conv_bn = |prefix: &str, cin: usize, cout: usize, kernel: usize, stride: usize, groups: usize| {
             let dims = [cout, cin / groups, kernel, kernel];
             let weight = take(&format!("{prefix}.conv.weight"), &dims)?;
             let bn = ["gamma", "beta", "running_mean", "running_var"].map(|k| take(&format!("{prefix}.bn.{k}"), &[cout]));
             let [g, b, m, v] = bn;
             let pads = Pads::same(conv_pad(kernel), conv_pad(kernel));
-            KernelLayer::fold(&weight, dims, groups, [stride, stride], pads, &[g?, b?, m?, v?], epsilon, act).map_err(WeightsError::Mismatch)
+            KernelLayer::fold(&weight, dims, groups, [stride, stride], pads, &[g?, b?, m?, v?], epsilon).map_err(WeightsError::Mismatch)
         };
-        let relu6 = Activation::Relu6;
-        let stem = conv_bn("stem", 3, STEM_CHANNELS, 3, 2, 1, relu6)?;
+        let stem = conv_bn("stem", 3, STEM_CHANNELS, 3, 2, 1)?;
         let mut stages: [Vec<KernelLayer>; 3] = Default::default();
-        let mut residuals: [Vec<[KernelLayer; 2]>; 3] = Default::default();
         let mut cin = STEM_CHANNELS;
         for (s, layers) in stages.iter_mut().enumerate() {
             let cout = STAGE_CHANNELS[s];
             for i in 0..STAGE_BLOCKS[s] {
                 let (stride, c) = block_plan(i, cin, cout);
-                layers.push(conv_bn(&format!("stage{}.{i}.dw", s + 1), c, c, 3, stride, c, relu6)?);
-                layers.push(conv_bn(&format!("stage{}.{i}.pw", s + 1), c, cout, 1, 1, 1, relu6)?);
-            }
-            for i in 0..STAGE_RESIDUALS[s] {
-                let dw = conv_bn(&format!("residual{}.{i}.dw", s + 1), cout, cout, 3, 1, cout, relu6)?;
-                residuals[s].push([dw, conv_bn(&format!("residual{}.{i}.pw", s + 1), cout, cout, 1, 1, 1, Activation::None)?]);
+                layers.push(conv_bn(&format!("stage{}.{i}.dw", s + 1), c, c, 3, stride, c)?);
+                layers.push(conv_bn(&format!("stage{}.{i}.pw", s + 1), c, cout, 1, 1, 1)?);
             }
             cin = cout;
         }
         let [_, c2, c3] = STAGE_CHANNELS;
         let k = face_cells();
-        let wide = conv_bn("wide", c3, WIDE_CHANNELS, 1, 1, 1, relu6)?;
         let face_pool = take("face_pool", &[c3, k, k])?;
         let embed = (take("embed.weight", &[c3, EMBEDDING])?, take("embed.bias", &[EMBEDDING])?);
-        let wide_pool = take("wide_pool", &[WIDE_CHANNELS, k, k])?;
-        let wide_embed = (take("wide_embed.weight", &[WIDE_CHANNELS, EMBEDDING])?, take("wide_embed.bias", &[EMBEDDING])?);
         let live = (take("live.weight", &[c2 + c3, 1])?, take("live.bias", &[1])?);
         if let Some(extra) = named.keys().next() {
             return Err(WeightsError::Mismatch(format!("`{extra}` and {} other tensors the network does not have", named.len() - 1)));
         }
-        Ok((Self { stem, stages, residuals, face_pool, embed, wide, wide_pool, wide_embed, live }, meta))
+        Ok((Self { stem, stages, face_pool, embed, live }, meta))
     }
 
     /// One HWC 0..255 crop of `STUDENT_INPUT` square: its unit embedding and live logit,
@@ -261,47 +205,28 @@ impl StudentKernels {
         assert_eq!(crop.len(), STUDENT_INPUT * STUDENT_INPUT * 3, "crops are {STUDENT_INPUT}x{STUDENT_INPUT} RGB");
         let x = Map { h: STUDENT_INPUT, w: STUDENT_INPUT, c: 3, data: crop.iter().map(|v| v / 127.5 - 1.0).collect() };
         let run = |layers: &[KernelLayer], x: Map| layers.iter().fold(x, |h, l| l.run(&h));
-        let stage = |s: usize, x: Map| {
-            let mut h = run(&self.stages[s], x);
-            for branch in &self.residuals[s] {
-                let r = run(branch, h.clone());
-                add_in_place(&mut h, &r, Activation::None).expect("a branch keeps its input's shape");
-            }
-            h
-        };
-        let s1 = stage(0, self.stem.run(&x));
-        let s2 = stage(1, s1);
-        let s3 = stage(2, s2.clone());
+        let s1 = run(&self.stages[0], self.stem.run(&x));
+        let s2 = run(&self.stages[1], s1);
+        let s3 = run(&self.stages[2], s2.clone());
         let mean = |m: &Map, r: std::ops::Range<usize>, c: std::ops::Range<usize>| mean_window(m, r, c).expect("inside the map");
         let (rows, cols) = centre_window(s3.h, s3.w, 1.0 / STUDENT_VIEW);
         let k = rows.len();
-        let mut cells = Vec::with_capacity(k * k * s3.c);
-        for row in rows {
-            cells.extend_from_slice(&s3.data[(row * s3.w + cols.start) * s3.c..][..cols.len() * s3.c]);
+        let mut face = vec![0f32; s3.c];
+        for (y, row) in rows.enumerate() {
+            for (x, col) in cols.clone().enumerate() {
+                let cell = &s3.data[(row * s3.w + col) * s3.c..][..s3.c];
+                for (c, v) in cell.iter().enumerate() {
+                    face[c] += v * self.face_pool[(c * k + y) * k + x];
+                }
+            }
         }
-        let face = Map::new(k, cols.len(), s3.c, cells).expect("the centre cells");
-        let e = linear(&pool_cells(&face, &self.face_pool), &self.embed.0, &self.embed.1).expect("head shapes");
-        let wide = linear(&pool_cells(&self.wide.run(&face), &self.wide_pool), &self.wide_embed.0, &self.wide_embed.1).expect("head shapes");
-        let e: Vec<f32> = e.iter().zip(wide).map(|(a, b)| a + b).collect();
+        let e = linear(&face, &self.embed.0, &self.embed.1).expect("head shapes");
         let norm = e.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-6);
         let mut features = mean(&s2, 0..s2.h, 0..s2.w);
         features.extend(mean(&s3, 0..s3.h, 0..s3.w));
         let logit = linear(&features, &self.live.0, &self.live.1).expect("head shapes")[0];
         (e.into_iter().map(|v| v / norm).collect(), logit)
     }
-}
-
-/// Per-channel weighted sum of a k x k map's cells (`weights` [c, k, k], as burn holds them).
-fn pool_cells(x: &Map, weights: &[f32]) -> Vec<f32> {
-    let mut out = vec![0f32; x.c];
-    for y in 0..x.h {
-        for (xx, cell) in x.data[y * x.w * x.c..][..x.w * x.c].chunks_exact(x.c).enumerate() {
-            for (c, v) in cell.iter().enumerate() {
-                out[c] += v * weights[(c * x.h + y) * x.w + xx];
-            }
-        }
-    }
-    out
 }
 
 /// Mirrors an HWC RGB square crop left-right in place.
@@ -374,8 +299,8 @@ pub fn student_macs() -> u64 {
     let mut side = STUDENT_INPUT / 2;
     macs += (side * side * 3 * 9 * 32) as u64;
     let mut cin = 32;
-    for ((cout, n), r) in STAGE_CHANNELS.iter().zip(STAGE_BLOCKS).zip(STAGE_RESIDUALS) {
-        for i in 0..n + r {
+    for (cout, n) in STAGE_CHANNELS.iter().zip([2, 3, 3]) {
+        for i in 0..n {
             if i == 0 {
                 side /= 2;
             }
@@ -384,9 +309,7 @@ pub fn student_macs() -> u64 {
         }
         cin = *cout;
     }
-    let (c3, cells) = (STAGE_CHANNELS[2], face_cells() * face_cells());
-    let wide = cells * c3 * WIDE_CHANNELS + WIDE_CHANNELS * (cells + EMBEDDING);
-    macs + (c3 * (cells + EMBEDDING) + STAGE_CHANNELS[1] + c3 + wide) as u64
+    macs + (STAGE_CHANNELS[2] * (face_cells() * face_cells() + EMBEDDING) + STAGE_CHANNELS[1] + STAGE_CHANNELS[2]) as u64
 }
 
 #[cfg(test)]
@@ -397,45 +320,9 @@ mod tests {
     fn fits_the_browser_budget() {
         let device = Device::flex();
         let net = Student::new(&device);
-        // <= 1 MB stored as int8 (a byte a weight) and <= 200 MFLOPs (2 per multiply-accumulate).
-        assert!(net.num_params() <= 1_000_000, "{} params", net.num_params());
-        assert!(student_macs() * 2 <= 200_000_000, "{} MACs", student_macs());
-    }
-
-    /// A fresh network with every grown part switched on (residual branches and the wide
-    /// branch are built as zero), so a kernel path that mishandled them would answer
-    /// differently.
-    fn busy(device: &Device) -> Student {
-        let mut net = Student::new(device);
-        let ramp = |n: usize, scale: f32| -> Vec<f32> { (0..n).map(|i| (((i * 37) % 23) as f32 / 23.0 - 0.3) * scale).collect() };
-        let c3 = STAGE_CHANNELS[2];
-        let k = face_cells();
-        let t1 = |v: Vec<f32>| Tensor::<1>::from_data(burn::tensor::TensorData::new(v.clone(), [v.len()]), device);
-        for b in net.residual2.iter_mut().chain(net.residual3.iter_mut()) {
-            let w = b.pw.conv_weight();
-            let c = w.dims()[0];
-            b.pw.assign(w, t1(ramp(c, 1.0)), t1(ramp(c, 0.1))).unwrap();
-        }
-        net.face_pool = Param::from_tensor(Tensor::<3>::from_data(burn::tensor::TensorData::new(ramp(c3 * k * k, 1.0), [c3, k, k]), device));
-        net.wide_pool = Param::from_tensor(Tensor::<3>::from_data(burn::tensor::TensorData::new(ramp(WIDE_CHANNELS * k * k, 1.0), [WIDE_CHANNELS, k, k]), device));
-        net.wide_embed.weight = Param::from_tensor(Tensor::<2>::from_data(burn::tensor::TensorData::new(ramp(WIDE_CHANNELS * EMBEDDING, 0.05), [WIDE_CHANNELS, EMBEDDING]), device));
-        net
-    }
-
-    /// Grown parts start as nothing: a fresh network answers as it does with its residual
-    /// blocks and wide branch left out, so a run that grows v3 starts where v3 was.
-    #[test]
-    fn grown_parts_start_as_nothing() {
-        let device = Device::flex();
-        let net = Student::new(&device).valid();
-        let x: Vec<f32> = (0..STUDENT_INPUT * STUDENT_INPUT * 3).map(|i| (i * 7 % 256) as f32).collect();
-        let full = net.forward(student_input(&[&x], &device));
-        let plain = Student { residual1: vec![], residual2: vec![], residual3: vec![], ..net.clone() };
-        let base = plain.forward(student_input(&[&x], &device));
-        let gap = (full.embedding.clone() - base.embedding).abs().max().into_scalar::<f32>();
-        assert!(gap < 1e-6, "residual blocks changed a fresh network by {gap}");
-        let busy = busy(&device).valid().forward(student_input(&[&x], &device));
-        assert!((busy.embedding - full.embedding).abs().max().into_scalar::<f32>() > 1e-3, "the grown parts are wired in");
+        // <= 600 KB in float16 and <= 100 MFLOPs (2 per multiply-accumulate).
+        assert!(net.num_params() * 2 <= 600_000, "{} params", net.num_params());
+        assert!(student_macs() * 2 <= 100_000_000, "{} MACs", student_macs());
     }
 
     #[test]
@@ -504,9 +391,12 @@ mod tests {
         let bytes = include_bytes!("../../../models/student.fgw");
         let (shipped, _) = load(Student::shell(&device), bytes, STUDENT_ARCH).unwrap();
         let (from_file, _) = StudentKernels::from_file(bytes).unwrap();
-        // A fresh network with cell weights that differ by cell and channel and its grown
-        // parts switched on, so a kernel path that mixed them up would answer differently.
-        let fresh = busy(&device).valid();
+        // A fresh network with face-cell weights that differ by cell and channel, so a kernel
+        // path that mixed up cells or channels would answer differently.
+        let k = face_cells();
+        let cells: Vec<f32> = (0..STAGE_CHANNELS[2] * k * k).map(|i| ((i * 37) % 23) as f32 / 23.0 - 0.3).collect();
+        let face_pool = Param::from_tensor(Tensor::<3>::from_data(burn::tensor::TensorData::new(cells, [STAGE_CHANNELS[2], k, k]), &device));
+        let fresh = Student { face_pool, ..Student::new(&device) }.valid();
         for (net, kernels) in [(shipped, Some(from_file)), (fresh, None)] {
             let kernels = kernels.unwrap_or_else(|| net.kernels());
             let crops: Vec<Vec<f32>> = (0..3).map(|k| (0..STUDENT_INPUT * STUDENT_INPUT * 3).map(|i| ((i * 13 + i / 384 * 7 + k * 101) % 256) as f32).collect()).collect();
