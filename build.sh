@@ -209,7 +209,7 @@ ablation() {
     [[ -f $run/state.json ]] && resume=--resume
     log "ablation $name"
     $fg train student --data "$DATA" "${extra[@]}" --epochs "${ABLATION_EPOCHS:-1}" ${rows[$name]} --out "$run" $resume
-    $fg export student --run "$run" --out "$run/student.fgw" --int8 --data "$DATA"
+    $fg export student --run "$run" --out "$run/student.fgw" --int8 --data "$DATA" --allow-weak
     $fg eval lfw --model "$run/student.fgw" --data "$DATA/lfw" --json "results/ablation-$name-lfw.json" >/dev/null
     $fg eval pad --model "$run/student.fgw" --protocol splits/pad-cross-camera.json --split-data "$DATA" --json "results/ablation-$name-pad.json" >/dev/null
     $fg eval sessions --model "$run/student.fgw" --nuaa "$DATA/nuaa" --celeba "$DATA/celeba-subset" --json "results/ablation-$name-sessions.json" >/dev/null

@@ -254,6 +254,10 @@ enum Export {
         /// The anti-spoofing teacher the run's dev data was built with (the cache key names it).
         #[arg(long, default_value = "models/minifas-ft.fgw")]
         pad_teacher: String,
+        /// Write the file even when its dev liveness EER is above 20% (an ablation row is
+        /// measured whatever it reached; never for a file that ships).
+        #[arg(long)]
+        allow_weak: bool,
     },
     /// An exported student -> the same weights with operating thresholds measured again on the
     /// dev data (optionally on another detector's crops, which its header then names).
@@ -519,11 +523,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             (serde_json::json!({ "run": out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
         }
         Command::Report { student, pad_teacher, fr_teacher } => (report::run(&student, &pad_teacher, &fr_teacher)?, None),
-        Command::Export { what: Export::Student { run, out, int8, data, splits, pad_teacher } } => {
+        Command::Export { what: Export::Student { run, out, int8, data, splits, pad_teacher, allow_weak } } => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");
             let storage = if int8 { facegate_nets::weights::Storage::Int8 } else { facegate_nets::weights::Storage::F16 };
             let dev = train_student::DevSet { data: &data, splits: &splits, pad_teacher: &pad_teacher };
-            (train_student::export(&run, &out, &command, storage, &dev)?, None)
+            (train_student::export(&run, &out, &command, storage, &dev, allow_weak)?, None)
         }
         Command::Export { what: Export::Recalibrate { model, out, detector, data, splits, pad_teacher } } => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");

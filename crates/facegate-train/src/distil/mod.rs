@@ -208,7 +208,8 @@ struct LossContext<'a> {
     w_attack: f32,
 }
 
-/// The summed loss of one batch and its terms (each summed over the batch's faces).
+/// The loss of one batch (each term a mean over its faces, weighted) and, for the log, each
+/// term summed over its faces.
 fn batch_loss(model: &DistilNet, items: &[&Item], flips: &[bool], crops: &[Vec<f32>], ctx: &LossContext, device: &Device) -> (Tensor<1>, TermLog) {
     let LossContext { cfg, projection, w_live, w_attack } = *ctx;
     let n = items.len();
@@ -218,67 +219,67 @@ fn batch_loss(model: &DistilNet, items: &[&Item], flips: &[bool], crops: &[Vec<f
         let cols = v.len() / n;
         Tensor::<2>::from_data(TensorData::new(v, [n, cols]), device)
     };
-        let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
-        let out_s = model.student.forward(student_input(&refs, device));
-        let mut loss = Tensor::<1>::zeros([1], device).sum();
-        let mut add = |w: f64, term: Tensor<1>, slot: &mut f64| {
-            if w > 0.0 {
-                *slot += term.clone().into_scalar::<f32>() as f64 * n as f64;
-                loss = loss.clone() + term.mul_scalar(w);
+    let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
+    let out_s = model.student.forward(student_input(&refs, device));
+    let mut loss = Tensor::<1>::zeros([1], device).sum();
+    let mut add = |w: f64, term: Tensor<1>, slot: &mut f64| {
+        if w > 0.0 {
+            *slot += term.clone().into_scalar::<f32>() as f64 * n as f64;
+            loss = loss.clone() + term.mul_scalar(w);
+        }
+    };
+    if cfg.w_emb > 0.0 {
+        let proj: Vec<f32> = items.iter().flat_map(|it| projection.apply(it.targets.descriptor(it.index))).collect();
+        add(cfg.w_emb, cosine_distance(out_s.embedding.clone(), t2(proj, n)), &mut terms.emb);
+    }
+    if cfg.w_rel > 0.0 {
+        let desc: Vec<f32> = items.iter().flat_map(|it| projection.centre(it.targets.descriptor(it.index))).collect();
+        add(cfg.w_rel, relational(out_s.embedding.clone(), t2(desc, n)), &mut terms.rel);
+    }
+    if cfg.w_kd > 0.0 {
+        let teacher: Vec<f32> = items.iter().map(|it| it.targets.pad_logit[it.index]).collect();
+        add(cfg.w_kd, binary_kd(out_s.live_logit.clone(), t1(teacher, n), cfg.temperature), &mut terms.kd);
+    }
+    if cfg.w_hard > 0.0 {
+        let labels: Vec<f32> = items.iter().map(|it| if it.live == Some(true) { 1.0 } else { 0.0 }).collect();
+        let weights: Vec<f32> = items.iter().map(|it| match it.live { Some(true) => w_live, Some(false) => w_attack, None => 0.0 }).collect();
+        add(cfg.w_hard, bce(out_s.live_logit.clone(), t1(labels, n), t1(weights, n)), &mut terms.hard);
+    }
+    if cfg.w_feat > 0.0 {
+        let mut feat = Tensor::<1>::zeros([1], device).sum();
+        for (s, adapter) in model.fr_adapters.iter().enumerate() {
+            let x = centre(out_s.stages[s].clone(), 1.0 / STUDENT_VIEW);
+            let a = adaptive_avg_pool2d(adapter.forward(x), [GRID, GRID]).reshape([n as i64, -1]);
+            let target: Vec<f32> = items
+                .iter()
+                .zip(flips)
+                .flat_map(|(it, &f)| {
+                    let maps = &it.targets.fr_maps;
+                    stage_map(&maps[it.index * maps_len()..(it.index + 1) * maps_len()], s, f)
+                })
+                .collect();
+            feat = feat + feature_alignment(a, t2(target, n));
+        }
+        add(cfg.w_feat, feat.div_scalar(model.fr_adapters.len() as f64), &mut terms.feat);
+    }
+    if cfg.w_id > 0.0 {
+        let k = model.identities.weight.dims()[1];
+        let mut one_hot = vec![0f32; n * k];
+        let mut mask = vec![0f32; n];
+        for (r, it) in items.iter().enumerate() {
+            if let Some(id) = it.identity {
+                one_hot[r * k + id] = 1.0;
+                mask[r] = 1.0;
             }
-        };
-        if cfg.w_emb > 0.0 {
-            let proj: Vec<f32> = items.iter().flat_map(|it| projection.apply(it.targets.descriptor(it.index))).collect();
-            add(cfg.w_emb, cosine_distance(out_s.embedding.clone(), t2(proj, n)), &mut terms.emb);
         }
-        if cfg.w_rel > 0.0 {
-            let desc: Vec<f32> = items.iter().flat_map(|it| projection.centre(it.targets.descriptor(it.index))).collect();
-            add(cfg.w_rel, relational(out_s.embedding.clone(), t2(desc, n)), &mut terms.rel);
-        }
-        if cfg.w_kd > 0.0 {
-            let teacher: Vec<f32> = items.iter().map(|it| it.targets.pad_logit[it.index]).collect();
-            add(cfg.w_kd, binary_kd(out_s.live_logit.clone(), t1(teacher, n), cfg.temperature), &mut terms.kd);
-        }
-        if cfg.w_hard > 0.0 {
-            let labels: Vec<f32> = items.iter().map(|it| if it.live == Some(true) { 1.0 } else { 0.0 }).collect();
-            let weights: Vec<f32> = items.iter().map(|it| match it.live { Some(true) => w_live, Some(false) => w_attack, None => 0.0 }).collect();
-            add(cfg.w_hard, bce(out_s.live_logit.clone(), t1(labels, n), t1(weights, n)), &mut terms.hard);
-        }
-        if cfg.w_feat > 0.0 {
-            let mut feat = Tensor::<1>::zeros([1], device).sum();
-            for (s, adapter) in model.fr_adapters.iter().enumerate() {
-                let x = centre(out_s.stages[s].clone(), 1.0 / STUDENT_VIEW);
-                let a = adaptive_avg_pool2d(adapter.forward(x), [GRID, GRID]).reshape([n as i64, -1]);
-                let target: Vec<f32> = items
-                    .iter()
-                    .zip(flips)
-                    .flat_map(|(it, &f)| {
-                        let maps = &it.targets.fr_maps;
-                        stage_map(&maps[it.index * maps_len()..(it.index + 1) * maps_len()], s, f)
-                    })
-                    .collect();
-                feat = feat + feature_alignment(a, t2(target, n));
-            }
-            add(cfg.w_feat, feat.div_scalar(model.fr_adapters.len() as f64), &mut terms.feat);
-        }
-        if cfg.w_id > 0.0 {
-            let k = model.identities.weight.dims()[1];
-            let mut one_hot = vec![0f32; n * k];
-            let mut mask = vec![0f32; n];
-            for (r, it) in items.iter().enumerate() {
-                if let Some(id) = it.identity {
-                    one_hot[r * k + id] = 1.0;
-                    mask[r] = 1.0;
-                }
-            }
-            // CosFace: scale 30, margin 0.2 on the true class.
-            let w = model.identities.weight.val();
-            let w = w.clone() / w.powf_scalar(2.0).sum_dim(0).sqrt().clamp_min(1e-6);
-            let oh = t2(one_hot, n);
-            let logits = (l2_normalise(out_s.embedding.clone()).matmul(w) - oh.clone().mul_scalar(0.2)).mul_scalar(30.0);
-            add(cfg.w_id, masked_cross_entropy(logits, oh, t1(mask, n)), &mut terms.id);
-        }
-        drop(add);
+        // CosFace: scale 30, margin 0.2 on the true class.
+        let w = model.identities.weight.val();
+        let w = w.clone() / w.powf_scalar(2.0).sum_dim(0).sqrt().clamp_min(1e-6);
+        let oh = t2(one_hot, n);
+        let logits = (l2_normalise(out_s.embedding.clone()).matmul(w) - oh.clone().mul_scalar(0.2)).mul_scalar(30.0);
+        add(cfg.w_id, masked_cross_entropy(logits, oh, t1(mask, n)), &mut terms.id);
+    }
+    drop(add);
     (loss, terms)
 }
 
