@@ -299,22 +299,23 @@ fn step_gradients(model: &DistilNet, items: &[&Item], flips: &[bool], crops: &[V
         let value = loss.clone().into_scalar::<f32>() as f64;
         (value, terms, GradientsParams::from_grads(loss.backward(), model))
     };
-    let mut results = if shards.len() == 1 {
-        vec![run(model, shards[0].clone())]
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = shards
-                .iter()
-                .map(|r| {
-                    // Its own autodiff graph: shards that shared the parameters' graph would
-                    // race for one tape (burn consumes it on the first backward).
-                    let (model, r) = (model.clone().fork(&Device::flex().autodiff()), r.clone());
-                    s.spawn(move || run(&model, r))
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().expect("a training shard panicked")).collect::<Vec<_>>()
-        })
-    };
+    // The first shard runs on the model itself, so its batch norms' running statistics learn
+    // (a fork's are its own and are dropped with it: with every shard forked they never moved
+    // and evaluation collapsed); the others on forks, each with its own autodiff graph
+    // (shards sharing the parameters' graph race for one tape, which burn consumes on the
+    // first backward).
+    let mut results = std::thread::scope(|s| {
+        let others: Vec<_> = shards[1..]
+            .iter()
+            .map(|r| {
+                let (fork, r) = (model.clone().fork(&Device::flex().autodiff()), r.clone());
+                s.spawn(move || run(&fork, r))
+            })
+            .collect();
+        let mut all = vec![run(model, shards[0].clone())];
+        all.extend(others.into_iter().map(|h| h.join().expect("a training shard panicked")));
+        all
+    });
     let mut accumulated = GradientsAccumulator::<DistilNet>::new();
     let (mut loss, mut terms) = (0.0, TermLog::default());
     for (value, t, grads) in results.drain(..) {
