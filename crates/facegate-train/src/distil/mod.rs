@@ -299,12 +299,13 @@ fn step_gradients(model: &DistilNet, items: &[&Item], flips: &[bool], crops: &[V
         let value = loss.clone().into_scalar::<f32>() as f64;
         (value, terms, GradientsParams::from_grads(loss.backward(), model))
     };
-    // The first shard runs on the model itself, so its batch norms' running statistics learn
-    // (a fork's are its own and are dropped with it: with every shard forked they never moved
-    // and evaluation collapsed); the others on forks, each with its own autodiff graph
-    // (shards sharing the parameters' graph race for one tape, which burn consumes on the
-    // first backward).
-    let mut results = std::thread::scope(|s| {
+    // The first shard runs on the model itself, on this thread: burn keeps a batch norm's
+    // running statistics per thread and advances them only when a thread that already holds
+    // one updates again, and shard threads are new each step, so with every shard on a
+    // spawned thread the statistics never advanced and evaluation collapsed. The others run
+    // on forks, each with its own autodiff graph (shards sharing the parameters' graph race
+    // for one tape, which burn consumes on the first backward).
+    let results = std::thread::scope(|s| {
         let others: Vec<_> = shards[1..]
             .iter()
             .map(|r| {
@@ -318,7 +319,7 @@ fn step_gradients(model: &DistilNet, items: &[&Item], flips: &[bool], crops: &[V
     });
     let mut accumulated = GradientsAccumulator::<DistilNet>::new();
     let (mut loss, mut terms) = (0.0, TermLog::default());
-    for (value, t, grads) in results.drain(..) {
+    for (value, t, grads) in results {
         loss += value;
         terms.add(&t);
         accumulated.accumulate(model, grads);
