@@ -4,8 +4,8 @@
 #   ./build.sh test    run every test (Rust unit, parity, CLI, wasm and login-page tests in headless Chromium)
 #   ./build.sh build   build the facegate CLI, the npm package (pkg/, target/facegate-*.tgz) and the login page (target/www)
 #   ./build.sh serve   build the SDK and the login page (www/) and serve it on http://127.0.0.1:8080/
-#   ./build.sh baselines   re-measure the teacher baselines in README (long; writes results/)
-#   ./build.sh ablation    the student's ablation table in README (~1 h; FACEGATE_EXTRA=<unpacked collections>; runs/ablation-*, results/ablation-*)
+#   ./build.sh baselines   re-measure the teacher baselines in docs/teachers.md (long; writes results/)
+#   ./build.sh ablation    the student's ablation table in docs/training.md (~1 h; FACEGATE_EXTRA=<unpacked collections>; runs/ablation-*, results/ablation-*)
 #   ./build.sh bench       the bench page in headless Chromium (results/bench-browser.json; ~15 min)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -106,7 +106,7 @@ build_www() {
 
 # The npm package: both wasm builds, the JavaScript wrapper and types, packed.
 build_pkg() {
-  [[ -f ${FACEGATE_STUDENT:-models/student.fgw} ]] || { echo "${FACEGATE_STUDENT:-models/student.fgw} missing: see README (facegate export student)" >&2; exit 1; }
+  [[ -f ${FACEGATE_STUDENT:-models/student.fgw} ]] || { echo "${FACEGATE_STUDENT:-models/student.fgw} missing: see docs/training.md (facegate export student)" >&2; exit 1; }
   rm -rf pkg && mkdir -p pkg
   wasm_build simd
   wasm_build plain

@@ -66,7 +66,7 @@ const profile = path.join(out, 'profile');
 // Checks the shipped student is known to fail, with why: reported as KNOWN while they fail
 // and as FIXED once they pass (then take them off this list). Never a reason to skip one.
 const KNOWN = {
-  // The v5 student (issue "Student v2"; README, student results): LFW 85.2%, cross-session NUAA
+  // The v5 student (issue "Student v2"; docs/results.md): LFW 85.2%, cross-session NUAA
   // log-ins 85.9% accepted. Measured on these cameras with the wasm build's `verify` (5-frame
   // means, enrolment from the video's first 5 frames).
   'log in with the live camera -> welcome': 'v5 student: 5-frame similarity to its enrolment 0.43-0.93 depending on the frames taken (the head turns mid-video: frames 13-26 score 0.27-0.64), match threshold 0.720',

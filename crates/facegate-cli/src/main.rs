@@ -147,7 +147,7 @@ struct StudentOpts {
     /// The anti-spoofing teacher: a fine-tuned MiniFAS file, or `minifas`.
     #[arg(long, default_value = "models/minifas-ft.fgw")]
     pad_teacher: String,
-    /// Folder where the larger public face collections were unpacked (README, "Data").
+    /// Folder where the larger public face collections were unpacked (docs/data.md).
     #[arg(long)]
     extra: Option<PathBuf>,
     /// Threads that cut crops and run the teachers when the data is first built.

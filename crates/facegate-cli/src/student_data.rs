@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// The student's view: the ArcFace crop in the centre, `STUDENT_VIEW` times wider.
 pub const STUDENT_SPEC: CropSpec = CropSpec::Aligned { size: STUDENT_INPUT, view: STUDENT_VIEW };
 
-/// Where the larger public face collections were unpacked (README, "Data"): each one is used
+/// Where the larger public face collections were unpacked (docs/data.md): each one is used
 /// when its folder is there.
 pub const EXTRA_UTKFACE: &str = "data/UTKFace/unlabeled";
 pub const EXTRA_AAF: &str = "All-Age-Faces Dataset/aglined faces";

@@ -65,7 +65,7 @@ fn wrong_model_for_the_task_is_refused() {
     assert_one_line_error(&out, "unknown teacher");
 }
 
-/// The quick check from the README, with an accuracy floor measured on this data
+/// The quick check from docs/training.md, with an accuracy floor measured on this data
 /// (fold 1 scored 97.2% with faceres + HSE recipe).
 #[test]
 fn lfw_first_fold_writes_the_documented_keys_and_is_accurate() {
@@ -178,7 +178,7 @@ fn recalibrating_the_committed_student_gives_back_its_thresholds() {
 }
 
 /// SFace through facegate's own short-range detector, landmark alignment and kernels: the
-/// first LFW fold (the 10-fold figure is in README; floor set below the fold's measured value).
+/// first LFW fold (the 10-fold figure is in docs/teachers.md; floor set below the fold's measured value).
 #[test]
 fn sface_on_aligned_short_range_crops_is_accurate_on_the_first_lfw_fold() {
     let dir = scratch("lfw-sface");

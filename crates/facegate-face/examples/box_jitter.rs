@@ -4,8 +4,8 @@
 //! landmarks (eyes, nose, mouth), as a share of the box side; and the same for the landmark-
 //! aligned 112x112 crop (`aligned_face`: its centre and side in the frame, as a share of that
 //! side), which recognition now reads. The student's embedding moves
-//! with its crop box (README: `fr.box_jitter`), so this is what decides whether a detector's
-//! crops can feed it. A measurement, not a test: it prints a table.
+//! with its crop box (docs/decisions/student-history.md: `fr.box_jitter`), so this is what
+//! decides whether a detector's crops can feed it. A measurement, not a test: it prints a table.
 //!   cargo run --release -p facegate-face --example box_jitter [SEQUENCE_DIR ...]
 //! (default: the two live nuaa-sequences under ../shared/data; each frame's first face is
 //! taken, so a sequence must have one face in view: the print sequence has two).

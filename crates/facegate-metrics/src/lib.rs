@@ -1,4 +1,4 @@
-//! Every metric in facegate's README is computed here, once, so teachers, students and
+//! Every metric in facegate's README and docs/ is computed here, once, so teachers, students and
 //! ablations are measured by the same definitions (thresholds, ties, empty sets) and their
 //! numbers can be compared directly.
 

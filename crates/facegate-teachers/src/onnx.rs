@@ -15,7 +15,7 @@ pub const MINIFAS_FILE: &str = "minifas_v2_se_98.20.onnx";
 /// Face-box sides MiniFAS's view spans. Its authors widen their detector's box 1.5x; the
 /// short-range detector's box is tighter, and on the cross-camera protocol's dev sets (only)
 /// 2.0 did best: pad-frames dev AUC 0.81/0.81/0.43 at 1.5, 0.97/0.96/0.40 at 2.0, 0.82/0.83/0.27
-/// at 2.7 (README, teacher baselines).
+/// at 2.7 (docs/teachers.md).
 pub const MINIFAS_VIEW: f64 = 2.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

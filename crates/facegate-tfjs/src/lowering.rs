@@ -1,6 +1,6 @@
 //! Two graph ops computed another way than burn-flex's generic kernels, because on the
 //! shapes our detector and teachers have those kernels are 2-4x slower (measured natively,
-//! README "The browser SDK"): an image stem (a k x k convolution over 3 channels) and max
+//! docs/decisions/browser-build.md): an image stem (a k x k convolution over 3 channels) and max
 //! pooling. Both are exact rearrangements: same sums (up to float reassociation), same maxima.
 //! Inference only: the host round trip carries no gradient.
 
