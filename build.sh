@@ -236,13 +236,17 @@ serve() {
   exec node tests/browser/serve.mjs "$port" /=target/www
 }
 
-case "${1:-}" in
-  setup) setup ;;
-  build) build ;;
-  test) test_all ;;
-  baselines) baselines ;;
-  ablation) ablation ;;
-  bench) bench ;;
-  serve) serve ;;
-  *) sed -n '2,9p' "$0" >&2; exit 2 ;;
-esac
+# Parsed whole before anything runs, so editing this file during a long job cannot break it.
+main() {
+  case "${1:-}" in
+    setup) setup ;;
+    build) build ;;
+    test) test_all ;;
+    baselines) baselines ;;
+    ablation) ablation ;;
+    bench) bench ;;
+    serve) serve ;;
+    *) sed -n '2,9p' "$0" >&2; exit 2 ;;
+  esac
+}
+main "$@"; exit
