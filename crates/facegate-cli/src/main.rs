@@ -7,6 +7,7 @@ mod faces;
 mod own_model;
 mod progress;
 mod report;
+mod pad_loso;
 mod train_minifas;
 mod train_pad;
 mod student_data;
@@ -100,40 +101,65 @@ enum Train {
     /// MiniFASNet V2 SE fine-tuned on the cross-camera protocol's train split (+ CelebA live
     /// faces) on its own evaluation crop: class-balanced cross-entropy plus KL to the original.
     Minifas {
-        #[arg(long, default_value = "../shared/data")]
-        data: PathBuf,
-        #[arg(long, default_value = "splits/pad-cross-camera.json")]
-        splits: PathBuf,
+        #[command(flatten)]
+        opts: MinifasOpts,
         #[arg(long, default_value = "runs/minifas-ft")]
         out: PathBuf,
-        #[arg(long, default_value_t = 4)]
-        epochs: usize,
-        #[arg(long, default_value_t = 32)]
-        batch: usize,
-        #[arg(long, default_value_t = 1e-4)]
-        lr: f64,
-        #[arg(long, default_value_t = 1e-4)]
-        weight_decay: f64,
-        #[arg(long, default_value_t = 17)]
-        seed: u64,
-        /// Cap on batches per epoch (smoke runs); 0 = whole epoch.
-        #[arg(long, default_value_t = 0)]
-        max_steps: usize,
-        /// CelebA live faces drawn into each epoch; 0 = none.
-        #[arg(long, default_value_t = 1000)]
-        extra_live: usize,
-        /// Weight of the KL term to the original MiniFAS's softmax.
-        #[arg(long, default_value_t = 0.5)]
-        kd: f64,
-        #[arg(long, default_value = "facemesh-detection-short")]
-        detector: String,
-        /// Probability of camera augmentation (resolution, colour, gamma, blur, JPEG) per crop.
-        #[arg(long, default_value_t = 0.0)]
-        camera: f64,
         /// Continue from the run's last checkpoint.
         #[arg(long)]
         resume: bool,
     },
+}
+
+/// The fine-tuned MiniFAS recipe (`train minifas`, `eval pad-loso`).
+#[derive(clap::Args)]
+struct MinifasOpts {
+    #[arg(long, default_value = "../shared/data")]
+    data: PathBuf,
+    #[arg(long, default_value = "splits/pad-cross-camera.json")]
+    splits: PathBuf,
+    #[arg(long, default_value_t = 4)]
+    epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    #[arg(long, default_value_t = 1e-4)]
+    lr: f64,
+    #[arg(long, default_value_t = 1e-4)]
+    weight_decay: f64,
+    #[arg(long, default_value_t = 17)]
+    seed: u64,
+    /// Cap on batches per epoch (smoke runs); 0 = whole epoch.
+    #[arg(long, default_value_t = 0)]
+    max_steps: usize,
+    /// CelebA live faces drawn into each epoch; 0 = none.
+    #[arg(long, default_value_t = 1000)]
+    extra_live: usize,
+    /// Weight of the KL term to the original MiniFAS's softmax.
+    #[arg(long, default_value_t = 0.5)]
+    kd: f64,
+    #[arg(long, default_value = "facemesh-detection-short")]
+    detector: String,
+    /// Probability of camera augmentation (resolution, colour, gamma, blur, JPEG) per crop.
+    #[arg(long, default_value_t = 0.0)]
+    camera: f64,
+}
+
+impl MinifasOpts {
+    fn into_args(self, out: PathBuf, resume: bool) -> train_minifas::MinifasArgs {
+        let config = facegate_train::minifas::MinifasTrainConfig {
+            epochs: self.epochs,
+            batch: self.batch,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            seed: self.seed,
+            max_steps: self.max_steps,
+            extra_live: self.extra_live,
+            kd: self.kd,
+            detector: self.detector,
+            camera: self.camera,
+        };
+        train_minifas::MinifasArgs { data: self.data, splits: self.splits, out, config, resume }
+    }
 }
 
 /// `train student` options; a loss weight of 0 switches its term off.
@@ -295,6 +321,22 @@ enum Export {
 #[derive(Subcommand)]
 #[allow(clippy::large_enum_variant)] // parsed once
 enum Eval {
+    /// Leave-one-set-out AUC of the fine-tuned MiniFAS recipe under the cross-camera protocol:
+    /// one model per fold, trained on the train split less the set it then scores (dev and test
+    /// sets share the fold that leaves nothing out). Resumable: a fold with a result is skipped.
+    PadLoso {
+        #[command(flatten)]
+        opts: MinifasOpts,
+        /// Where each fold's run lives while it trains (deleted once the fold is scored).
+        #[arg(long, default_value = "runs/minifas-loso")]
+        runs: PathBuf,
+        /// `k/n`: run every n-th fold from the k-th, so n processes share the folds.
+        #[arg(long, default_value = "0/1")]
+        shard: String,
+        /// The summary; the folds' results go to a folder of the same name without `.json`.
+        #[arg(long, default_value = "results/pad-minifas-ft-loso.json")]
+        json: PathBuf,
+    },
     /// LFW View 2: 10-fold verification accuracy, TAR at FAR 1e-3, ROC AUC.
     Lfw {
         /// faceres | faceres-deep | sface, or a facegate weight file
@@ -515,12 +557,13 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let state = train_student::run(&args)?;
             (serde_json::json!({ "run": o.out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
         }
-        Command::Train {
-            what: Train::Minifas { data, splits, out, epochs, batch, lr, weight_decay, seed, max_steps, extra_live, kd, detector, camera, resume },
-        } => {
-            let config = facegate_train::minifas::MinifasTrainConfig { epochs, batch, lr, weight_decay, seed, max_steps, extra_live, kd, detector, camera };
-            let state = train_minifas::run(&train_minifas::MinifasArgs { data, splits, out: out.clone(), config, resume })?;
+        Command::Train { what: Train::Minifas { opts, out, resume } } => {
+            let state = train_minifas::run(&opts.into_args(out.clone(), resume))?;
             (serde_json::json!({ "run": out.display().to_string(), "best_epoch": state["best_epoch"], "log": state["log"] }), None)
+        }
+        Command::Eval { what: Eval::PadLoso { opts, runs, shard, json } } => {
+            let shard = pad_loso::Shard::parse(&shard)?;
+            (pad_loso::run(&opts.into_args(runs, true), shard, &json)?, Some(json))
         }
         Command::Report { student, pad_teacher, fr_teacher } => (report::run(&student, &pad_teacher, &fr_teacher)?, None),
         Command::Export { what: Export::Student { run, out, int8, data, splits, pad_teacher, allow_weak } } => {

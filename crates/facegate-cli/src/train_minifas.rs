@@ -21,12 +21,12 @@ pub struct MinifasArgs {
 }
 
 /// MiniFAS's own crop (the border-reflected wide view), the one `eval pad` reads.
-fn crop_spec() -> CropSpec {
+pub(crate) fn crop_spec() -> CropSpec {
     OnnxTeacher::crop_spec_of(OnnxKind::Minifas)
 }
 
 /// Each sample's crop, cut once, as u8 (all live when `live` is set).
-fn cut(cropper: &mut Cropper, spec: CropSpec, samples: &[Sample], label: &str, live: bool) -> Result<Vec<Crop>, Box<dyn std::error::Error>> {
+pub(crate) fn cut(cropper: &mut Cropper, spec: CropSpec, samples: &[Sample], label: &str, live: bool) -> Result<Vec<Crop>, Box<dyn std::error::Error>> {
     let mut bar = Progress::new(&format!("crop {label}"), samples.len());
     let missed = cropper.missed.len();
     let mut out = Vec::with_capacity(samples.len());
@@ -41,6 +41,19 @@ fn cut(cropper: &mut Cropper, spec: CropSpec, samples: &[Sample], label: &str, l
     Ok(out)
 }
 
+/// The CelebA live faces epochs draw from: a fixed pool (seeded) of three epochs' worth.
+pub(crate) fn extra_live(cropper: &mut Cropper, spec: CropSpec, args: &MinifasArgs) -> Result<Vec<Crop>, Box<dyn std::error::Error>> {
+    if args.config.extra_live == 0 {
+        return Ok(Vec::new());
+    }
+    let dir = args.data.join("celeba-subset");
+    check_dir(&dir)?;
+    let mut all = celeba(&dir)?;
+    facegate_train::rng::Rng(args.config.seed ^ 0xCE1E_BA).shuffle(&mut all);
+    all.truncate(3 * args.config.extra_live);
+    cut(cropper, spec, &all, "celeba live", true)
+}
+
 pub fn run(args: &MinifasArgs) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     let spec = crop_spec();
     let base = base_graph()?;
@@ -48,17 +61,7 @@ pub fn run(args: &MinifasArgs) -> Result<serde_json::Value, Box<dyn std::error::
     let mut cropper = Cropper::new(&burn::tensor::Device::flex(), &args.config.detector)?;
     let train_set = cut(&mut cropper, spec, &protocol.samples(&args.data, Split::Train)?, "train", false)?;
     let dev = cut(&mut cropper, spec, &protocol.samples(&args.data, Split::Dev)?, "dev", false)?;
-    let extra = if args.config.extra_live > 0 {
-        let dir = args.data.join("celeba-subset");
-        check_dir(&dir)?;
-        // A fixed pool (seeded) of three epochs' worth: each epoch draws its faces from it.
-        let mut all = celeba(&dir)?;
-        facegate_train::rng::Rng(args.config.seed ^ 0xCE1E_BA).shuffle(&mut all);
-        all.truncate(3 * args.config.extra_live);
-        cut(&mut cropper, spec, &all, "celeba live", true)?
-    } else {
-        Vec::new()
-    };
+    let extra = extra_live(&mut cropper, spec, args)?;
     let per_epoch = train_set.len() + args.config.extra_live.min(extra.len());
     let steps = facegate_train::checkpoint::steps_per_epoch(per_epoch, args.config.batch, args.config.max_steps);
     eprintln!("train: {per_epoch} crops per epoch ({steps} steps), dev: {} crops", dev.len());

@@ -160,6 +160,45 @@ impl CrossCameraSplits {
     }
 }
 
+/// One leave-one-set-out fold of the cross-camera protocol ([`CrossCameraSplits::loso_folds`]):
+/// the protocol's recipe trained on its train split less `left_out`, then scored on `scored`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LosoFold {
+    /// The set it leaves out (`pad-frames/<set>`, `replay/<set>`, `nuaa`), or `none`.
+    pub name: String,
+    /// The sets (as [`loso_set`] names them) whose samples it is measured on.
+    pub scored: Vec<String>,
+}
+
+impl LosoFold {
+    /// Whether a train-split sample of `group` trains this fold's model.
+    pub fn trains_on(&self, group: &str) -> bool {
+        loso_set(group) != self.name
+    }
+}
+
+/// The set a sample group belongs to for leave-one-set-out: NUAA's subjects are one set (one
+/// camera and print kit), every other group is its own set.
+pub fn loso_set(group: &str) -> &str {
+    if group.starts_with("nuaa/") { "nuaa" } else { group }
+}
+
+impl CrossCameraSplits {
+    /// Every set held out exactly once. A dev or test set was never in the train split, so one
+    /// fold (`none`, the whole train split) scores all of them; each train set and NUAA get a
+    /// fold of their own. NUAA is scored on all its subjects, whichever split holds them.
+    pub fn loso_folds(&self) -> Vec<LosoFold> {
+        let mut unseen: Vec<String> = self.sets.dev.iter().chain(&self.sets.test).cloned().collect();
+        unseen.sort();
+        let mut folds = vec![LosoFold { name: "none".into(), scored: unseen }];
+        folds.extend(self.sets.train.iter().map(|s| LosoFold { name: s.clone(), scored: vec![s.clone()] }));
+        if [Split::Train, Split::Dev, Split::Test].iter().any(|&s| !self.nuaa.get(s).is_empty()) {
+            folds.push(LosoFold { name: "nuaa".into(), scored: vec!["nuaa".into()] });
+        }
+        folds
+    }
+}
+
 /// Whether a sample group is a full camera view (the face with its surroundings: pad-frames,
 /// NUAA's loose crops) rather than a tight face cut-out (the replay sets): the protocol reports
 /// the two apart, since only the first shows paper and screen edges.
@@ -174,6 +213,28 @@ mod tests {
     fn parse(json: &str) -> Result<(), String> {
         let s: CrossCameraSplits = serde_json::from_str(json).unwrap();
         s.check()
+    }
+
+    #[test]
+    fn every_set_is_scored_once_by_a_fold_that_never_trained_on_it() {
+        let s: CrossCameraSplits = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../splits/pad-cross-camera.json")).unwrap()).unwrap();
+        let folds = s.loso_folds();
+        let mut scored: Vec<&str> = folds.iter().flat_map(|f| f.scored.iter().map(String::as_str)).collect();
+        let n = scored.len();
+        scored.sort();
+        scored.dedup();
+        assert_eq!(scored.len(), n, "a set scored by two folds");
+        let all = s.sets.train.len() + s.sets.dev.len() + s.sets.test.len() + 1;
+        assert_eq!(n, all, "every set and NUAA once");
+        for f in &folds {
+            for set in &f.scored {
+                let in_train = s.sets.train.iter().any(|t| t == set) || (set == "nuaa" && !s.nuaa.train.is_empty());
+                assert!(!in_train || !f.trains_on(if set == "nuaa" { "nuaa/0001" } else { set }), "fold {} trains on {set}", f.name);
+            }
+        }
+        let nuaa = folds.iter().find(|f| f.name == "nuaa").unwrap();
+        assert!(!nuaa.trains_on("nuaa/0004") && nuaa.trains_on("replay/WOLF-huo_face_liveness"));
+        assert!(folds[0].trains_on("nuaa/0001") && folds[0].trains_on(&s.sets.train[0]));
     }
 
     #[test]
