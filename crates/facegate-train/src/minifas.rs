@@ -134,11 +134,11 @@ pub fn teacher_probs(model: OnnxModel, crops: &[&Crop]) -> Result<Vec<[f32; 2]>,
 }
 
 /// Dev EER (live vs all attacks), its threshold on P(live), and AUC.
-pub fn dev_metrics(net: &OnnxNet, dev: &[Crop], device: &Device) -> (f64, serde_json::Value) {
-    let crops: Vec<Vec<f32>> = dev.iter().map(|c| to_f32(&c.pixels)).collect();
+pub fn dev_metrics<C: std::borrow::Borrow<Crop>>(net: &OnnxNet, dev: &[C], device: &Device) -> (f64, serde_json::Value) {
+    let crops: Vec<Vec<f32>> = dev.iter().map(|c| to_f32(&c.borrow().pixels)).collect();
     let scores = predict(net, &crops, device);
-    let live: Vec<f32> = scores.iter().zip(dev).filter(|(_, c)| c.live).map(|(s, _)| *s).collect();
-    let attack: Vec<f32> = scores.iter().zip(dev).filter(|(_, c)| !c.live).map(|(s, _)| *s).collect();
+    let live: Vec<f32> = scores.iter().zip(dev).filter(|(_, c)| c.borrow().live).map(|(s, _)| *s).collect();
+    let attack: Vec<f32> = scores.iter().zip(dev).filter(|(_, c)| !c.borrow().live).map(|(s, _)| *s).collect();
     let (eer_value, threshold) = eer(&live, &attack);
     let auc = if live.is_empty() || attack.is_empty() { f64::NAN } else { facegate_metrics::auc(&live, &attack) };
     (eer_value, serde_json::json!({ "eer": eer_value, "threshold": threshold, "auc": auc, "n_live": live.len(), "n_attack": attack.len() }))
