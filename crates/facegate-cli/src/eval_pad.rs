@@ -1,12 +1,12 @@
 //! `facegate eval pad`: presentation-attack detection metrics (ISO/IEC 30107-3).
 
 use crate::faces::{Cropper, check_dir};
+use crate::own_model::Loaded;
 use crate::progress::Progress;
 use facegate_datasets::pad::{Label, Sample, folder, nuaa, replay};
 use facegate_datasets::splits::{CrossCameraSplits, PadSplits, Split, is_full_frame};
 use facegate_face::{Alignment, CropSpec};
 use facegate_metrics::{Calibration, PadLabel, PadSample, auc, eer_threshold, fuse, pad_report};
-use crate::own_model::Loaded;
 use facegate_teachers::{CROP, OnnxKind, OnnxTeacher, Recipe, Task, Teacher};
 use serde_json::json;
 use std::path::{Path, PathBuf};

@@ -84,7 +84,10 @@ struct Frame {
 /// What `verify` sees in one frame, independent of the template.
 #[derive(Debug, Clone)]
 enum Probe {
-    Face { liveness: f32, embedding: Vec<f32> },
+    Face {
+        liveness: f32,
+        embedding: Vec<f32>,
+    },
     /// `verify` fails on this frame (the error code: NO_FACE, SEVERAL_FACES).
     Refused(&'static str),
 }
@@ -317,10 +320,8 @@ pub fn run(args: &SessionsArgs) -> Result<Value, Box<dyn std::error::Error>> {
     }
     let impostor_cap = args.max_groups.unwrap_or(IMPOSTOR_GROUPS).min(IMPOSTOR_GROUPS);
     // Log-in groups: genuine per (subject, session), impostor per subject.
-    let genuine_groups: BTreeMap<(&str, &str), Vec<Vec<usize>>> = enrolled
-        .iter()
-        .flat_map(|s| by[*s].iter().map(move |(sess, idx)| ((s.as_str(), sess.as_str()), groups(idx, args.max_groups))))
-        .collect();
+    let genuine_groups: BTreeMap<(&str, &str), Vec<Vec<usize>>> =
+        enrolled.iter().flat_map(|s| by[*s].iter().map(move |(sess, idx)| ((s.as_str(), sess.as_str()), groups(idx, args.max_groups)))).collect();
     let impostor_groups: BTreeMap<&str, Vec<Vec<usize>>> = by
         .iter()
         .map(|(s, sessions)| {
@@ -374,7 +375,9 @@ pub fn run(args: &SessionsArgs) -> Result<Value, Box<dyn std::error::Error>> {
                 }
                 let expected = engine.verify(&load_rgb(&frames[k].path)?, tpl);
                 let diff = match (&probes[&k], expected) {
-                    (Probe::Face { liveness, embedding }, Ok(v)) => (liveness - v.liveness_score).abs().max((cosine(embedding, &tpl.embedding) - v.similarity).abs()),
+                    (Probe::Face { liveness, embedding }, Ok(v)) => {
+                        (liveness - v.liveness_score).abs().max((cosine(embedding, &tpl.embedding) - v.similarity).abs())
+                    }
                     (Probe::Refused(c), Err(e)) if *c == e.code() => 0.0,
                     (p, v) => return Err(format!("{}: cached {p:?} but verify gave {v:?}", frames[k].path.display()).into()),
                 };

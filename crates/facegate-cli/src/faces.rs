@@ -61,9 +61,12 @@ impl Cropper {
     }
 }
 
+/// The face found (if any) and one HWC crop per spec.
+pub type DetectedCrops = (Option<Detection>, Vec<Vec<f32>>);
+
 /// The central face of `img` and one crop of it per spec; when the detector finds none (or
 /// its landmarks are degenerate), `None` and the crops of the face [`assumed_face`] takes.
-pub fn cut_detected(detector: &Detector, img: &RgbImage, specs: &[CropSpec]) -> Result<(Option<Detection>, Vec<Vec<f32>>), Box<dyn std::error::Error>> {
+pub fn cut_detected(detector: &Detector, img: &RgbImage, specs: &[CropSpec]) -> Result<DetectedCrops, Box<dyn std::error::Error>> {
     let faces = detector.detect(img)?;
     let (w, h) = (img.width(), img.height());
     let found = central_face(&faces, w, h).and_then(|f| specs.iter().map(|spec| spec.cut(img, f)).collect::<Option<Vec<_>>>().map(|c| (f.clone(), c)));

@@ -5,12 +5,12 @@ mod eval_pad;
 mod eval_sessions;
 mod faces;
 mod own_model;
+mod pad_loso;
 mod progress;
 mod report;
-mod pad_loso;
+mod student_data;
 mod train_minifas;
 mod train_pad;
-mod student_data;
 mod train_student;
 
 use clap::{Parser, Subcommand};
@@ -529,7 +529,19 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let split = split.as_deref().map(|f| (f, split_data.as_path()));
             let protocol = protocol.as_deref().map(|f| (f, split_data.as_path()));
             let detector = faces::detector_for(&model, detector)?;
-            (eval_pad::run(&eval_pad::PadArgs { model: &model, test: &test, dev: &dev, split, protocol, batch, scores: scores.as_deref(), detector: &detector })?, json)
+            (
+                eval_pad::run(&eval_pad::PadArgs {
+                    model: &model,
+                    test: &test,
+                    dev: &dev,
+                    split,
+                    protocol,
+                    batch,
+                    scores: scores.as_deref(),
+                    detector: &detector,
+                })?,
+                json,
+            )
         }
         Command::Eval { what: Eval::Sessions { model, nuaa, celeba, liveness_threshold, match_threshold, max_groups, json } } => {
             let args = eval_sessions::SessionsArgs { model: &model, nuaa: &nuaa, celeba: celeba.as_deref(), liveness_threshold, match_threshold, max_groups };
@@ -592,8 +604,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("{}", serde_json::to_string_pretty(&shown)?);
     if let Some(path) = json {
-        std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())
 }

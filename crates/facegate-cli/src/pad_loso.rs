@@ -56,7 +56,8 @@ pub fn run(args: &MinifasArgs, shard: Shard, summary: &Path) -> Result<Value, Bo
         let extra = extra_live(&mut cropper, spec, args)?;
         for (i, fold) in todo.iter().enumerate() {
             eprintln!("fold {}/{} of this shard: leaves out {}", i + 1, todo.len(), fold.name);
-            let train_set: Vec<Crop> = samples.iter().zip(&crops).filter(|((s, split), _)| *split == Split::Train && fold.trains_on(&s.group)).map(|(_, c)| c.clone()).collect();
+            let train_set: Vec<Crop> =
+                samples.iter().zip(&crops).filter(|((s, split), _)| *split == Split::Train && fold.trains_on(&s.group)).map(|(_, c)| c.clone()).collect();
             let out = args.out.join(fold.name.replace('/', "__"));
             let resume = out.join("state.json").exists();
             // No dev data: the recipe's epoch count is fixed, and the last epoch is the best.

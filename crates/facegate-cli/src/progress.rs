@@ -17,10 +17,7 @@ impl Progress {
     pub fn new(label: &str, total: usize) -> Self {
         let plain = !std::io::IsTerminal::is_terminal(&std::io::stderr());
         let bar = ProgressBar::with_draw_target(Some(total as u64), if plain { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() });
-        bar.set_style(
-            ProgressStyle::with_template("{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} ETA {eta}")
-                .expect("static template"),
-        );
+        bar.set_style(ProgressStyle::with_template("{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} {per_sec} ETA {eta}").expect("static template"));
         bar.set_message(label.to_string());
         Self { bar, plain, total: total as u64, label: label.into(), start: std::time::Instant::now(), last_pct: 0, first: 0 }
     }

@@ -126,7 +126,7 @@ pub fn open_or_build(source: &Source, detector_name: &str, teachers: &Teachers, 
     let done = AtomicUsize::new(0);
     let chunk = source.samples.len().div_ceil(threads.max(1));
     let mut bar = Progress::new(&format!("student data {}", source.name), source.samples.len());
-    let parts: Vec<Result<Vec<(Record, Vec<u8>, FaceTargets)>, String>> = std::thread::scope(|scope| {
+    let parts: Vec<Result<Vec<CutFace>, String>> = std::thread::scope(|scope| {
         let handles: Vec<_> = source.samples.chunks(chunk).map(|part| scope.spawn(|| cut_part(part, detector_name, teachers, &done))).collect();
         let mut shown = 0;
         while handles.iter().any(|h| !h.is_finished()) {
@@ -161,9 +161,12 @@ pub fn student_dir(detector_name: &str, source: &str) -> PathBuf {
     cache_dir(detector_name, &format!("student/{source}"))
 }
 
+/// One face as the cache keeps it: its record, crop bytes and teacher targets.
+type CutFace = (Record, Vec<u8>, FaceTargets);
+
 /// Cuts and labels one share of a source on this thread (its own detector: the graph keeps
 /// per-call state).
-fn cut_part(part: &[Sample], detector_name: &str, teachers: &Teachers, done: &AtomicUsize) -> Result<Vec<(Record, Vec<u8>, FaceTargets)>, String> {
+fn cut_part(part: &[Sample], detector_name: &str, teachers: &Teachers, done: &AtomicUsize) -> Result<Vec<CutFace>, String> {
     let det = detector(&burn::tensor::Device::flex(), detector_name).map_err(|e| e.to_string())?;
     let specs = [STUDENT_SPEC, teachers.sface.crop_spec(), teachers.pad.crop_spec()];
     let mut out = Vec::with_capacity(part.len());

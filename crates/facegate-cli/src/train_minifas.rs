@@ -3,11 +3,11 @@
 
 use crate::faces::{Cropper, check_dir};
 use crate::progress::{Progress, epoch_reporter};
+use crate::train_pad::{BestEpoch, write_export};
 use facegate_datasets::faces::celeba;
 use facegate_datasets::pad::{Label, Sample};
 use facegate_datasets::splits::{CrossCameraSplits, Split};
 use facegate_face::CropSpec;
-use crate::train_pad::{BestEpoch, write_export};
 use facegate_teachers::{OnnxKind, OnnxTeacher};
 use facegate_train::minifas::{Crop, MINIFAS_FT_ARCH, MINIFAS_INPUT, MinifasTrainConfig, base_graph, load_checkpoint, train};
 use std::path::{Path, PathBuf};
@@ -49,7 +49,7 @@ pub(crate) fn extra_live(cropper: &mut Cropper, spec: CropSpec, args: &MinifasAr
     let dir = args.data.join("celeba-subset");
     check_dir(&dir)?;
     let mut all = celeba(&dir)?;
-    facegate_train::rng::Rng(args.config.seed ^ 0xCE1E_BA).shuffle(&mut all);
+    facegate_train::rng::Rng(args.config.seed ^ 0x00CE_1EBA).shuffle(&mut all);
     all.truncate(3 * args.config.extra_live);
     cut(cropper, spec, &all, "celeba live", true)
 }

@@ -1,9 +1,9 @@
 //! `facegate train pad-teacher` and `facegate export pad-teacher`.
 
 use crate::faces::{check_dir, detector};
-use facegate_datasets::faces::celeba;
 use crate::progress::{Progress, epoch_reporter};
 use facegate_datasets::cache::{CONTEXT, FaceCache, cache_root};
+use facegate_datasets::faces::celeba;
 use facegate_datasets::pad::Sample;
 use facegate_datasets::splits::{CrossCameraSplits, PadSplits, Split};
 use facegate_nets::weights::WeightsMeta;
@@ -107,7 +107,8 @@ impl<C: serde::de::DeserializeOwned> BestEpoch<C> {
     pub fn read(run: &Path) -> Result<Self, Box<dyn std::error::Error>> {
         let state_path = run.join("state.json");
         let at = |e: &dyn std::fmt::Display| format!("{}: {e}", state_path.display());
-        let state: facegate_train::checkpoint::RunState = serde_json::from_str(&std::fs::read_to_string(&state_path).map_err(|e| at(&e))?).map_err(|e| at(&e))?;
+        let state: facegate_train::checkpoint::RunState =
+            serde_json::from_str(&std::fs::read_to_string(&state_path).map_err(|e| at(&e))?).map_err(|e| at(&e))?;
         let best = state.best_epoch.ok_or_else(|| at(&"no finished epoch"))?;
         let config: C = serde_json::from_value(state.config.clone()).map_err(|e| at(&e))?;
         let dev = state.log.iter().find(|l| l.epoch == best).map(|l| l.dev.clone()).unwrap_or_default();

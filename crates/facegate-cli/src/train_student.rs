@@ -37,7 +37,8 @@ pub fn celeba_split(samples: Vec<Sample>) -> (Vec<Sample>, Vec<Sample>) {
 /// identities share one number across sources); records of other groups get `None`.
 fn identities(caches: &[&FaceCache], prefix: &str) -> (Vec<Vec<Option<usize>>>, usize) {
     let names: BTreeMap<&str, usize> = {
-        let set: std::collections::BTreeSet<&str> = caches.iter().flat_map(|c| c.index.records.iter()).map(|r| r.group.as_str()).filter(|g| g.starts_with(prefix)).collect();
+        let set: std::collections::BTreeSet<&str> =
+            caches.iter().flat_map(|c| c.index.records.iter()).map(|r| r.group.as_str()).filter(|g| g.starts_with(prefix)).collect();
         set.into_iter().enumerate().map(|(i, g)| (g, i)).collect()
     };
     (caches.iter().map(|c| c.index.records.iter().map(|r| names.get(r.group.as_str()).copied()).collect()).collect(), names.len())
@@ -54,11 +55,8 @@ pub fn run(args: &StudentArgs) -> Result<serde_json::Value, Box<dyn std::error::
     let dev = DevSet { data: &args.data, splits: &args.splits, pad_teacher: &args.pad_teacher }.open(det, Some(&teachers), args.threads)?;
     let caches: Vec<&FaceCache> = train_data.iter().map(|(_, c, _)| c).collect();
     let (ids, n_ids) = identities(&caches, "celeba/");
-    let sources: Vec<Source> = train_data
-        .iter()
-        .zip(ids)
-        .map(|((name, cache, targets), identity)| Source { cache, targets, identity, pad_labelled: name == "pad-train" })
-        .collect();
+    let sources: Vec<Source> =
+        train_data.iter().zip(ids).map(|((name, cache, targets), identity)| Source { cache, targets, identity, pad_labelled: name == "pad-train" }).collect();
     let descriptors: Vec<&[f32]> = train_data.iter().flat_map(|(_, _, t)| (0..t.len()).map(move |i| t.descriptor(i))).collect();
     let proj = Projection::fit(&descriptors, facegate_nets::student::EMBEDDING, args.config.seed);
     let (pad_dev, fr_dev) = dev.views();
@@ -66,7 +64,11 @@ pub fn run(args: &StudentArgs) -> Result<serde_json::Value, Box<dyn std::error::
     for (name, c, _) in &train_data {
         eprintln!("  {name}: {} faces", c.len());
     }
-    eprintln!("distil: {n} faces ({n_ids} CelebA identities), dev: {} PAD crops, {} held-out CelebA faces", pad_dev.iter().map(|c| c.len()).sum::<usize>(), dev.fr.len());
+    eprintln!(
+        "distil: {n} faces ({n_ids} CelebA identities), dev: {} PAD crops, {} held-out CelebA faces",
+        pad_dev.iter().map(|c| c.len()).sum::<usize>(),
+        dev.fr.len()
+    );
     let cfg = DistilConfig { identities: n_ids, ..args.config.clone() };
     let state = train(&sources, &pad_dev, &fr_dev, &proj, &cfg, &args.out, args.resume, epoch_reporter(cfg.epochs))?;
     Ok(serde_json::to_value(&state)?)
@@ -118,7 +120,14 @@ impl DevData {
 /// Writes the best epoch's student (adapters and identity classifier dropped) as the
 /// committed float16 (or int8) file. Its operating thresholds and dev metrics are measured
 /// again on the weights as stored, so an int8 file carries int8 thresholds.
-pub fn export(run: &Path, out: &Path, command: &str, storage: Storage, dev: &DevSet, allow_weak: bool) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+pub fn export(
+    run: &Path,
+    out: &Path,
+    command: &str,
+    storage: Storage,
+    dev: &DevSet,
+    allow_weak: bool,
+) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     let state_path = run.join("state.json");
     let state: RunState = serde_json::from_str(&std::fs::read_to_string(&state_path).map_err(|e| format!("{}: {e}", state_path.display()))?)
         .map_err(|e| format!("{}: {e}", state_path.display()))?;
@@ -169,7 +178,11 @@ fn operating_points(student: &Student, meta: &mut WeightsMeta, dev: &DevSet, all
         return Err(format!("{LIVENESS_DEV}: dev EER {} is above 20%", camera["eer"]).into());
     }
     // A cosine; float rounding can put the cut of a collapsed embedding a hair above 1.
-    let matching = dev.pointer("/fr/threshold_fmr_1e-3").and_then(serde_json::Value::as_f64).ok_or("no held-out CelebA pairs to fix the match threshold")?.clamp(-1.0, 1.0);
+    let matching = dev
+        .pointer("/fr/threshold_fmr_1e-3")
+        .and_then(serde_json::Value::as_f64)
+        .ok_or("no held-out CelebA pairs to fix the match threshold")?
+        .clamp(-1.0, 1.0);
     meta.thresholds.insert("liveness".into(), liveness.clone());
     meta.thresholds.insert("match".into(), matching.into());
     meta.metrics.insert("liveness_threshold".into(), format!("EER point of {LIVENESS_DEV}").into());

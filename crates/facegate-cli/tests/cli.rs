@@ -5,9 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn data() -> PathBuf {
-    std::env::var_os("FACEGATE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
+    std::env::var_os("FACEGATE_DATA").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"))
 }
 
 fn facegate(args: &[&str]) -> Output {
@@ -72,7 +70,17 @@ fn lfw_first_fold_writes_the_documented_keys_and_is_accurate() {
     let dir = scratch("lfw-json");
     let json = dir.join("out.json");
     let out = facegate(&[
-        "eval", "lfw", "--model", "faceres", "--recipe", "hse", "--data", data().join("lfw").to_str().unwrap(), "--folds", "1", "--json",
+        "eval",
+        "lfw",
+        "--model",
+        "faceres",
+        "--recipe",
+        "hse",
+        "--data",
+        data().join("lfw").to_str().unwrap(),
+        "--folds",
+        "1",
+        "--json",
         json.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -93,8 +101,18 @@ fn pad_on_folders_reports_per_kind_metrics() {
     let dir = scratch("pad-json");
     let (json, csv) = (dir.join("pad.json"), dir.join("scores.csv"));
     let out = facegate(&[
-        "eval", "pad", "--model", "liveness", "--live", seq.join("live").to_str().unwrap(), "--attack",
-        &format!("print={}", seq.join("print").display()), "--json", json.to_str().unwrap(), "--scores", csv.to_str().unwrap(),
+        "eval",
+        "pad",
+        "--model",
+        "liveness",
+        "--live",
+        seq.join("live").to_str().unwrap(),
+        "--attack",
+        &format!("print={}", seq.join("print").display()),
+        "--json",
+        json.to_str().unwrap(),
+        "--scores",
+        csv.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -184,8 +202,18 @@ fn sface_on_aligned_short_range_crops_is_accurate_on_the_first_lfw_fold() {
     let dir = scratch("lfw-sface");
     let json = dir.join("out.json");
     let out = facegate(&[
-        "eval", "lfw", "--model", "sface", "--detector", "facemesh-detection-short", "--data", data().join("lfw").to_str().unwrap(), "--folds", "1",
-        "--json", json.to_str().unwrap(),
+        "eval",
+        "lfw",
+        "--model",
+        "sface",
+        "--detector",
+        "facemesh-detection-short",
+        "--data",
+        data().join("lfw").to_str().unwrap(),
+        "--folds",
+        "1",
+        "--json",
+        json.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -203,8 +231,18 @@ fn minifas_tells_the_live_sequence_from_the_printed_photo() {
     let dir = scratch("pad-minifas");
     let json = dir.join("pad.json");
     let out = facegate(&[
-        "eval", "pad", "--model", "minifas", "--detector", "facemesh-detection-short", "--live", seq.join("live").to_str().unwrap(), "--attack",
-        &format!("print={}", seq.join("print").display()), "--json", json.to_str().unwrap(),
+        "eval",
+        "pad",
+        "--model",
+        "minifas",
+        "--detector",
+        "facemesh-detection-short",
+        "--live",
+        seq.join("live").to_str().unwrap(),
+        "--attack",
+        &format!("print={}", seq.join("print").display()),
+        "--json",
+        json.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -218,7 +256,16 @@ fn minifas_tells_the_live_sequence_from_the_printed_photo() {
 fn sessions_reports_genuine_and_impostor_log_ins_and_keeps_strangers_out() {
     let dir = scratch("sessions");
     let json = dir.join("sessions.json");
-    let out = facegate(&["eval", "sessions", "--model", &committed("student.fgw"), "--nuaa", data().join("nuaa").to_str().unwrap(), "--json", json.to_str().unwrap()]);
+    let out = facegate(&[
+        "eval",
+        "sessions",
+        "--model",
+        &committed("student.fgw"),
+        "--nuaa",
+        data().join("nuaa").to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     for key in ["model", "detector", "thresholds", "subjects", "sessions", "genuine", "impostor", "per_subject"] {
@@ -262,8 +309,18 @@ fn the_fine_tuned_minifas_uses_the_threshold_it_stores() {
     let dir = scratch("pad-minifas-ft");
     let json = dir.join("pad.json");
     let out = facegate(&[
-        "eval", "pad", "--model", &committed("minifas-ft.fgw"), "--detector", "facemesh-detection-short", "--live", seq.join("live").to_str().unwrap(),
-        "--attack", &format!("print={}", seq.join("print").display()), "--json", json.to_str().unwrap(),
+        "eval",
+        "pad",
+        "--model",
+        &committed("minifas-ft.fgw"),
+        "--detector",
+        "facemesh-detection-short",
+        "--live",
+        seq.join("live").to_str().unwrap(),
+        "--attack",
+        &format!("print={}", seq.join("print").display()),
+        "--json",
+        json.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();

@@ -124,8 +124,7 @@ impl FaceCache {
             return Ok(None);
         }
         let text = std::fs::read_to_string(&index_path).map_err(io(&index_path))?;
-        let index: Index = serde_json::from_str(&text)
-            .map_err(|e| DataError::Malformed { path: index_path.clone(), line: e.line(), reason: e.to_string() })?;
+        let index: Index = serde_json::from_str(&text).map_err(|e| DataError::Malformed { path: index_path.clone(), line: e.line(), reason: e.to_string() })?;
         if index.version != VERSION || index.key != key {
             return Ok(None);
         }
@@ -149,14 +148,7 @@ impl FaceCache {
 
     /// Cuts every sample with `detector` and writes the cache to `dir`, replacing what was
     /// there only once all images succeeded. `progress` is called after each image.
-    pub fn build(
-        dir: &Path,
-        key: &str,
-        samples: &[Sample],
-        detector: &Detector,
-        size: usize,
-        mut progress: impl FnMut(usize),
-    ) -> Result<Self, DataError> {
+    pub fn build(dir: &Path, key: &str, samples: &[Sample], detector: &Detector, size: usize, mut progress: impl FnMut(usize)) -> Result<Self, DataError> {
         if samples.is_empty() {
             return Err(DataError::Empty { path: dir.to_path_buf() });
         }
@@ -174,14 +166,7 @@ impl FaceCache {
     }
 
     /// Opens the cache at `dir`, building it first when missing or stale.
-    pub fn open_or_build(
-        dir: &Path,
-        key: &str,
-        samples: &[Sample],
-        detector: &Detector,
-        size: usize,
-        progress: impl FnMut(usize),
-    ) -> Result<Self, DataError> {
+    pub fn open_or_build(dir: &Path, key: &str, samples: &[Sample], detector: &Detector, size: usize, progress: impl FnMut(usize)) -> Result<Self, DataError> {
         match Self::open_matching(dir, key, samples, size)? {
             Some(c) => Ok(c),
             None => Self::build(dir, key, samples, detector, size, progress),

@@ -81,7 +81,13 @@ pub fn celeba_flat(dir: &Path, identities: &Path, exclude: &HashSet<String>) -> 
                 by_image.insert(image.to_string(), id.to_string());
             }
             (None, _) => {}
-            _ => return Err(DataError::Malformed { path: identities.to_path_buf(), line: i + 1, reason: format!("expected `<image> <identity>`, got `{line}`") }),
+            _ => {
+                return Err(DataError::Malformed {
+                    path: identities.to_path_buf(),
+                    line: i + 1,
+                    reason: format!("expected `<image> <identity>`, got `{line}`"),
+                });
+            }
         }
     }
     let mut out = Vec::new();

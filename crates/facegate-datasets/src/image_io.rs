@@ -5,18 +5,13 @@ use std::path::{Path, PathBuf};
 /// Decodes a JPEG or PNG file into the pipeline's RGB type.
 pub fn load_rgb(path: &Path) -> Result<RgbImage, DataError> {
     let bytes = std::fs::read(path).map_err(crate::error::io(path))?;
-    let img = image::load_from_memory(&bytes)
-        .map_err(|e| DataError::Image { path: path.to_path_buf(), reason: e.to_string() })?
-        .to_rgb8();
+    let img = image::load_from_memory(&bytes).map_err(|e| DataError::Image { path: path.to_path_buf(), reason: e.to_string() })?.to_rgb8();
     let (w, h) = (img.width() as usize, img.height() as usize);
     RgbImage::from_rgb(w, h, img.into_raw()).map_err(|e| DataError::Image { path: path.to_path_buf(), reason: e.to_string() })
 }
 
 pub fn is_image(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref(),
-        Some("jpg" | "jpeg" | "png")
-    )
+    matches!(path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref(), Some("jpg" | "jpeg" | "png"))
 }
 
 /// Every image below `dir`, sorted, so runs are reproducible. An empty folder is an error.

@@ -1,11 +1,11 @@
 //! The datasets' on-disk layouts, read in one place so the training and evaluation
 //! commands agree on what a "test split" is. Nothing here runs a model.
 
+pub mod cache;
 mod error;
+pub mod faces;
 mod image_io;
 pub mod lfw;
-pub mod cache;
-pub mod faces;
 pub mod pad;
 pub mod splits;
 

@@ -102,10 +102,7 @@ pub fn set_folders(root: &Path, family: &str, only: &[String], attack_kind: &str
 
 /// A plain folder of images, all with one label.
 pub fn folder(dir: &Path, label: Label) -> Result<Vec<Sample>, DataError> {
-    Ok(images_in(dir)?
-        .into_iter()
-        .map(|path| Sample { path, label: label.clone(), group: dir.display().to_string() })
-        .collect())
+    Ok(images_in(dir)?.into_iter().map(|path| Sample { path, label: label.clone(), group: dir.display().to_string() }).collect())
 }
 
 #[cfg(test)]

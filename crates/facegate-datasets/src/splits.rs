@@ -144,7 +144,8 @@ impl CrossCameraSplits {
     pub fn samples(&self, root: &Path, split: Split) -> Result<Vec<Sample>, DataError> {
         let mut out = Vec::new();
         for (family, kind) in SET_FAMILIES {
-            let names: Vec<String> = self.sets.get(split).iter().filter_map(|n| n.strip_prefix(family).and_then(|r| r.strip_prefix('/'))).map(String::from).collect();
+            let names: Vec<String> =
+                self.sets.get(split).iter().filter_map(|n| n.strip_prefix(family).and_then(|r| r.strip_prefix('/'))).map(String::from).collect();
             if !names.is_empty() {
                 out.extend(set_folders(&root.join(family), family, &names, kind)?);
             }
@@ -217,7 +218,8 @@ mod tests {
 
     #[test]
     fn every_set_is_scored_once_by_a_fold_that_never_trained_on_it() {
-        let s: CrossCameraSplits = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../splits/pad-cross-camera.json")).unwrap()).unwrap();
+        let s: CrossCameraSplits =
+            serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../splits/pad-cross-camera.json")).unwrap()).unwrap();
         let folds = s.loso_folds();
         let mut scored: Vec<&str> = folds.iter().flat_map(|f| f.scored.iter().map(String::as_str)).collect();
         let n = scored.len();

@@ -29,10 +29,7 @@ fn replay_sets_and_nuaa_subjects_do_not_leak() {
     let unique: HashSet<&String> = all.iter().copied().collect();
     assert_eq!(all.len(), unique.len(), "a replay set is in two splits");
     // Every set on disk is assigned, and only sets on disk are named.
-    let on_disk: HashSet<String> = std::fs::read_dir(data().join("replay"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let on_disk: HashSet<String> = std::fs::read_dir(data().join("replay")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(unique.iter().map(|s| s.to_string()).collect::<HashSet<_>>(), on_disk);
 
     let root = data().join("nuaa");

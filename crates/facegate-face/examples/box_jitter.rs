@@ -23,12 +23,19 @@ fn main() {
     if dirs.is_empty() {
         dirs = ["live", "other-live"].iter().map(|s| data.join("nuaa-sequences").join(s)).collect();
     }
-    println!("{:<14} {:<26} {:>7} {:>11} {:>9} {:>16} {:>15} {:>13}", "sequence", "detector", "frames", "box centre", "box side", "landmark centre", "aligned centre", "aligned side");
+    println!(
+        "{:<14} {:<26} {:>7} {:>11} {:>9} {:>16} {:>15} {:>13}",
+        "sequence", "detector", "frames", "box centre", "box side", "landmark centre", "aligned centre", "aligned side"
+    );
     for name in ["blazeface", "facemesh-detection-short"] {
         let graph = GraphModel::load(&models.join(format!("{name}.json")), &Device::flex()).unwrap_or_else(|e| panic!("{name}: {e} (run ./build.sh setup)"));
         let detector = Detector::new(graph, DetectorConfig::default()).unwrap();
         for dir in &dirs {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jpg" || x == "png")).collect();
+            let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "jpg" || x == "png"))
+                .collect();
             files.sort();
             let faces: Vec<Detection> = files
                 .iter()
@@ -41,7 +48,15 @@ fn main() {
             let [centre, side, marks] = jitter(&faces);
             let [a_centre, a_side] = aligned_jitter(&faces);
             let seq = dir.file_name().unwrap().to_string_lossy();
-            println!("{seq:<14} {name:<26} {:>7} {:>10.2}% {:>8.2}% {:>15.2}% {:>14.2}% {:>12.2}%", faces.len(), centre * 100.0, side * 100.0, marks * 100.0, a_centre * 100.0, a_side * 100.0);
+            println!(
+                "{seq:<14} {name:<26} {:>7} {:>10.2}% {:>8.2}% {:>15.2}% {:>14.2}% {:>12.2}%",
+                faces.len(),
+                centre * 100.0,
+                side * 100.0,
+                marks * 100.0,
+                a_centre * 100.0,
+                a_side * 100.0
+            );
         }
     }
 }

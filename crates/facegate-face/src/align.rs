@@ -39,7 +39,7 @@ impl Similarity {
     /// `None` when the transform collapses the plane (all source points equal).
     pub fn inverse(&self) -> Option<Similarity> {
         let d = self.a * self.a + self.b * self.b;
-        if !(d > 1e-12) || !d.is_finite() {
+        if !d.is_finite() || d <= 1e-12 {
             return None;
         }
         let (a, b) = (self.a / d, -self.b / d);
@@ -74,7 +74,7 @@ impl Similarity {
             cross += sx * dy - sy * dx;
             norm += sx * sx + sy * sy;
         }
-        if !(norm > 1e-12) {
+        if norm.is_nan() || norm <= 1e-12 {
             return None;
         }
         let (a, b) = (dot / norm, cross / norm);
@@ -124,7 +124,8 @@ pub fn warp(img: &RgbImage, m: &Similarity, size: usize) -> Option<Vec<f32>> {
             let (x0, y0) = (sx.floor(), sy.floor());
             let (fx, fy) = (sx - x0, sy - y0);
             let (x0, y0) = (x0 as i64, y0 as i64);
-            let px = |xx: i64, yy: i64, c: usize| -> f64 { if xx < 0 || yy < 0 || xx >= w || yy >= h { 0.0 } else { img.at(xx as usize, yy as usize, c) as f64 } };
+            let px =
+                |xx: i64, yy: i64, c: usize| -> f64 { if xx < 0 || yy < 0 || xx >= w || yy >= h { 0.0 } else { img.at(xx as usize, yy as usize, c) as f64 } };
             for c in 0..3 {
                 let top = px(x0, y0, c) * (1.0 - fx) + px(x0 + 1, y0, c) * fx;
                 let bot = px(x0, y0 + 1, c) * (1.0 - fx) + px(x0 + 1, y0 + 1, c) * fx;

@@ -122,10 +122,7 @@ impl Detector {
             let ep = [b[2] as f64 * factor[0], b[3] as f64 * factor[1]];
             let mut landmarks = [[0f64; 2]; 6];
             for (k, lm) in landmarks.iter_mut().enumerate() {
-                *lm = [
-                    (reg[4 + 2 * k] as f64 + anchor[0] as f64) * factor[0],
-                    (reg[5 + 2 * k] as f64 + anchor[1] as f64) * factor[1],
-                ];
+                *lm = [(reg[4 + 2 * k] as f64 + anchor[0] as f64) * factor[0], (reg[5 + 2 * k] as f64 + anchor[1] as f64) * factor[1]];
             }
             let center = [sp[0] + (ep[0] - sp[0]) / 2.0, sp[1] + (ep[1] - sp[1]) / 2.0];
             let size = [(ep[0] - sp[0]).abs(), (ep[1] - sp[1]).abs()];

@@ -80,7 +80,7 @@ mod tests {
         assert_eq!(single_face(&faces, 0.5), Ok(&faces[1]));
         let photo_beside = [user.clone(), face(0.8, 120.0)];
         assert_eq!(single_face(&photo_beside, 0.5), Err(FaceError::SeveralFaces { count: 2 }));
-        assert_eq!(single_face(&[passer_by.clone()], 0.5), Ok(&passer_by));
+        assert_eq!(single_face(std::slice::from_ref(&passer_by), 0.5), Ok(&passer_by));
         assert_eq!(single_face(&[face(0.2, 200.0)], 0.5), Err(FaceError::NoFace));
     }
 }

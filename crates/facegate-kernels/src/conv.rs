@@ -30,7 +30,16 @@ pub struct Conv2d {
 impl Conv2d {
     /// `bias` defaults to zeros; shapes are checked here so that `run` cannot fail on them.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(kind: ConvKind, kernel: [usize; 2], stride: [usize; 2], cin: usize, cout: usize, weight: Vec<f32>, bias: Option<Vec<f32>>, act: Activation) -> Result<Self> {
+    pub fn new(
+        kind: ConvKind,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        cin: usize,
+        cout: usize,
+        weight: Vec<f32>,
+        bias: Option<Vec<f32>>,
+        act: Activation,
+    ) -> Result<Self> {
         if kind == ConvKind::Depthwise && cin != cout {
             return err(format!("a depthwise convolution keeps its {cin} channels, not {cout}"));
         }
@@ -270,8 +279,8 @@ mod tests {
                             let px = x.pixel(iy as usize, ix as usize);
                             match conv.kind {
                                 ConvKind::Dense => {
-                                    for c in 0..conv.cin {
-                                        s += px[c] as f64 * conv.weight[((ky * kw + kx) * conv.cin + c) * conv.cout + o] as f64;
+                                    for (c, &p) in px.iter().enumerate().take(conv.cin) {
+                                        s += p as f64 * conv.weight[((ky * kw + kx) * conv.cin + c) * conv.cout + o] as f64;
                                     }
                                 }
                                 ConvKind::Depthwise => s += px[o] as f64 * conv.weight[(ky * kw + kx) * conv.cin + o] as f64,

@@ -77,7 +77,13 @@ fn relu(v: f32) -> f32 {
 
 #[inline(always)]
 fn relu6(v: f32) -> f32 {
-    if v > 6.0 { 6.0 } else if v > 0.0 { v } else { 0.0 }
+    if v > 6.0 {
+        6.0
+    } else if v > 0.0 {
+        v
+    } else {
+        0.0
+    }
 }
 
 /// Zero padding around a map: rows before and after, columns before and after. TF's 'SAME'

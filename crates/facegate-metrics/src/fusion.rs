@@ -54,7 +54,10 @@ mod tests {
     use crate::PadLabel;
 
     fn samples(live: &[f32], attack: &[f32]) -> Vec<PadSample> {
-        live.iter().map(|&s| PadSample { score: s, label: PadLabel::Live }).chain(attack.iter().map(|&s| PadSample { score: s, label: PadLabel::Attack("print".into()) })).collect()
+        live.iter()
+            .map(|&s| PadSample { score: s, label: PadLabel::Live })
+            .chain(attack.iter().map(|&s| PadSample { score: s, label: PadLabel::Attack("print".into()) }))
+            .collect()
     }
 
     #[test]

@@ -62,10 +62,7 @@ fn pooled(attacks: &BTreeMap<String, Vec<f32>>) -> Vec<f32> {
 pub fn pad_report(test: &[PadSample], threshold: f32) -> PadReport {
     let (live, attacks) = split(test);
     let all_attacks = pooled(&attacks);
-    let apcer: BTreeMap<String, f64> = attacks
-        .iter()
-        .map(|(k, v)| (k.clone(), accept_rate(v, threshold)))
-        .collect();
+    let apcer: BTreeMap<String, f64> = attacks.iter().map(|(k, v)| (k.clone(), accept_rate(v, threshold))).collect();
     let apcer_max = apcer.values().copied().reduce(f64::max).unwrap_or(f64::NAN);
     let bpcer = reject_rate(&live, threshold);
     PadReport {
@@ -144,10 +141,7 @@ mod tests {
         // 0.9 and 0.8 beat all 6 attacks, 0.3 beats all but the 0.6 print.
         assert!((r.auc - 17.0 / 18.0).abs() < 1e-12);
         assert_eq!(r.threshold, 0.5);
-        assert_eq!(
-            (r.n_live, r.n_attack["print"], r.n_attack["replay"]),
-            (3, 2, 4)
-        );
+        assert_eq!((r.n_live, r.n_attack["print"], r.n_attack["replay"]), (3, 2, 4));
     }
 
     #[test]
@@ -177,10 +171,7 @@ mod tests {
         dev.extend([s(0.2, Some("replay")), s(0.3, Some("replay"))]);
         assert_eq!(eer_threshold(&dev), 0.65);
         let r = pad_report(&dev, 0.65);
-        assert_eq!(
-            (r.bpcer, r.apcer["print"], r.apcer["replay"]),
-            (0.25, 0.5, 0.0)
-        );
+        assert_eq!((r.bpcer, r.apcer["print"], r.apcer["replay"]), (0.25, 0.5, 0.0));
     }
 
     #[test]

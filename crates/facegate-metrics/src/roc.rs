@@ -6,11 +6,7 @@
 
 /// NaN ranks as -inf: the one place that decides how broken scores count.
 pub(crate) fn key(score: f32) -> f32 {
-    if score.is_nan() {
-        f32::NEG_INFINITY
-    } else {
-        score
-    }
+    if score.is_nan() { f32::NEG_INFINITY } else { score }
 }
 
 fn sorted(scores: &[f32]) -> Vec<f32> {
@@ -59,11 +55,7 @@ pub fn auc(genuine: &[f32], impostor: &[f32]) -> f64 {
     if genuine.is_empty() || impostor.is_empty() {
         return f64::NAN;
     }
-    let mut all: Vec<(f32, bool)> = genuine
-        .iter()
-        .map(|&s| (key(s), true))
-        .chain(impostor.iter().map(|&s| (key(s), false)))
-        .collect();
+    let mut all: Vec<(f32, bool)> = genuine.iter().map(|&s| (key(s), true)).chain(impostor.iter().map(|&s| (key(s), false))).collect();
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
     // Sweep tie groups upwards: a genuine score beats every impostor below it and half-beats
     // every impostor tied with it.
@@ -110,11 +102,7 @@ pub fn tar_at_far(genuine: &[f32], impostor: &[f32], far: f64) -> (f64, f32) {
     }
     let t = match neg.get(accepted) {
         Some(&first_rejected) => first_rejected.next_up(),
-        None => genuine
-            .iter()
-            .map(|&s| key(s))
-            .chain(neg.last().copied())
-            .fold(f32::INFINITY, f32::min),
+        None => genuine.iter().map(|&s| key(s)).chain(neg.last().copied()).fold(f32::INFINITY, f32::min),
     };
     (accept_rate(genuine, t), t)
 }
@@ -224,10 +212,7 @@ mod tests {
     #[test]
     fn eer_finds_the_crossing() {
         // At t = 0.65: FRR 1/4 (0.6), FAR 1/4 (0.65).
-        assert_eq!(
-            eer(&[0.6, 0.7, 0.8, 0.9], &[0.1, 0.2, 0.3, 0.65]),
-            (0.25, 0.65)
-        );
+        assert_eq!(eer(&[0.6, 0.7, 0.8, 0.9], &[0.1, 0.2, 0.3, 0.65]), (0.25, 0.65));
         // Apart: the middle of the gap, which still makes no error.
         assert_eq!(eer(&[0.9, 0.95], &[0.1, 0.3]), (0.0, 0.6));
         assert_eq!(eer(&[1.0f32.next_up()], &[1.0]), (0.0, 1.0f32.next_up()));

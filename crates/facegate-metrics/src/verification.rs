@@ -22,10 +22,7 @@ pub struct FoldReport {
 }
 
 fn accuracy(pairs: &[&Pair], t: f32) -> f64 {
-    let correct = pairs
-        .iter()
-        .filter(|p| (key(p.score) >= t) == p.same)
-        .count();
+    let correct = pairs.iter().filter(|p| (key(p.score) >= t) == p.same).count();
     correct as f64 / pairs.len() as f64
 }
 
@@ -101,12 +98,7 @@ pub fn kfold_accuracy(pairs: &[Pair], folds: usize) -> FoldReport {
         let var = accuracies.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / n;
         (mean, var.sqrt())
     };
-    FoldReport {
-        accuracies,
-        thresholds,
-        mean,
-        std,
-    }
+    FoldReport { accuracies, thresholds, mean, std }
 }
 
 #[cfg(test)]
@@ -123,12 +115,7 @@ mod tests {
 
     #[test]
     fn best_threshold_takes_the_midpoint_of_the_gap() {
-        let pairs = [
-            p(0, true, 0.9),
-            p(0, true, 0.8),
-            p(0, false, 0.2),
-            p(0, false, 0.3),
-        ];
+        let pairs = [p(0, true, 0.9), p(0, true, 0.8), p(0, false, 0.2), p(0, false, 0.3)];
         assert!((best(&pairs) - 0.55).abs() < 1e-6);
     }
 
@@ -136,12 +123,7 @@ mod tests {
     fn best_threshold_prefers_the_lower_of_equal_accuracies() {
         // Sorted: 0.1 diff, 0.4 same, 0.5 diff, 0.9 same. Thresholds 0.25 and 0.7 both get
         // 3 of 4 right.
-        let pairs = [
-            p(0, true, 0.9),
-            p(0, false, 0.5),
-            p(0, true, 0.4),
-            p(0, false, 0.1),
-        ];
+        let pairs = [p(0, true, 0.9), p(0, false, 0.5), p(0, true, 0.4), p(0, false, 0.1)];
         assert!((best(&pairs) - 0.25).abs() < 1e-6, "{}", best(&pairs));
     }
 

@@ -23,12 +23,7 @@ pub struct Shell;
 
 impl Layers for Fresh {
     fn conv(cin: usize, cout: usize, kernel: usize, stride: usize, groups: usize, padding: PaddingConfig2d, device: &Device) -> Conv2d {
-        Conv2dConfig::new([cin, cout], [kernel, kernel])
-            .with_stride([stride, stride])
-            .with_padding(padding)
-            .with_groups(groups)
-            .with_bias(false)
-            .init(device)
+        Conv2dConfig::new([cin, cout], [kernel, kernel]).with_stride([stride, stride]).with_padding(padding).with_groups(groups).with_bias(false).init(device)
     }
 
     fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
@@ -97,10 +92,22 @@ impl KernelLayer {
     /// `conv_{w*s}(x) + t`, four element-wise passes fewer), TF's layout, ReLU6 in the same
     /// pass. `groups` is 1 (dense) or the channel count (depthwise).
     #[allow(clippy::too_many_arguments)]
-    pub fn fold(weight: &[f32], [cout, per_group, kh, kw]: [usize; 4], groups: usize, stride: [usize; 2], pads: Pads, bn: &[Vec<f32>; 4], epsilon: f64) -> Result<Self, String> {
+    pub fn fold(
+        weight: &[f32],
+        [cout, per_group, kh, kw]: [usize; 4],
+        groups: usize,
+        stride: [usize; 2],
+        pads: Pads,
+        bn: &[Vec<f32>; 4],
+        epsilon: f64,
+    ) -> Result<Self, String> {
         let [gamma, beta, mean, var] = bn;
         if weight.len() != cout * per_group * kh * kw || bn.iter().any(|v| v.len() != cout) {
-            return Err(format!("a {cout}x{per_group}x{kh}x{kw} convolution with {} weights and batch norms of {:?}", weight.len(), bn.each_ref().map(Vec::len)));
+            return Err(format!(
+                "a {cout}x{per_group}x{kh}x{kw} convolution with {} weights and batch norms of {:?}",
+                weight.len(),
+                bn.each_ref().map(Vec::len)
+            ));
         }
         let depthwise = groups > 1;
         if depthwise && (groups != cout || per_group != 1) {
@@ -148,7 +155,8 @@ impl ConvBn {
             _ => unreachable!("ConvBn pads explicitly"),
         };
         let bn = [host(self.bn.gamma.val()), host(self.bn.beta.val()), host(self.bn.running_mean.value()), host(self.bn.running_var.value())];
-        KernelLayer::fold(&w.into_data().try_to_vec::<f32>().expect("f32 params"), dims, self.conv.groups, self.conv.stride, pads, &bn, self.bn.epsilon).expect("a ConvBn's own shapes")
+        KernelLayer::fold(&w.into_data().try_to_vec::<f32>().expect("f32 params"), dims, self.conv.groups, self.conv.stride, pads, &bn, self.bn.epsilon)
+            .expect("a ConvBn's own shapes")
     }
 
     /// Replaces the kernel and the batch-norm affine terms (running statistics stay 0 / 1,

@@ -26,7 +26,8 @@ pub struct PadNet {
 }
 
 /// (out channels, stride) per block, MobileNet-v1 (also the faceres graph's layer plan).
-const PLAN: [(usize, usize); 13] = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)];
+const PLAN: [(usize, usize); 13] =
+    [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)];
 
 /// Multiply-accumulates of the MobileNet-v1 trunk at `input` x `input` (SAME padding).
 pub fn mobilenet_v1_macs(input: usize) -> u64 {
@@ -59,12 +60,7 @@ impl PadNet {
             blocks.push(SepBlock::new::<L>(cin, cout, stride, device));
             cin = cout;
         }
-        Self {
-            stem: ConvBn::new::<L>(3, 32, 3, 2, 1, device),
-            blocks,
-            dropout: DropoutConfig::new(0.2).init(),
-            head: L::linear(1024, 1, device),
-        }
+        Self { stem: ConvBn::new::<L>(3, 32, 3, 2, 1, device), blocks, dropout: DropoutConfig::new(0.2).init(), head: L::linear(1024, 1, device) }
     }
 
     /// `x`: NCHW, RGB scaled to -1..1. Returns the live logit, shape [N].

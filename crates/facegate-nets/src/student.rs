@@ -399,7 +399,8 @@ mod tests {
         let fresh = Student { face_pool, ..Student::new(&device) }.valid();
         for (net, kernels) in [(shipped, Some(from_file)), (fresh, None)] {
             let kernels = kernels.unwrap_or_else(|| net.kernels());
-            let crops: Vec<Vec<f32>> = (0..3).map(|k| (0..STUDENT_INPUT * STUDENT_INPUT * 3).map(|i| ((i * 13 + i / 384 * 7 + k * 101) % 256) as f32).collect()).collect();
+            let crops: Vec<Vec<f32>> =
+                (0..3).map(|k| (0..STUDENT_INPUT * STUDENT_INPUT * 3).map(|i| ((i * 13 + i / 384 * 7 + k * 101) % 256) as f32).collect()).collect();
             let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();
             let out = net.forward(student_input(&refs, &device));
             let emb = out.embedding.into_data().try_to_vec::<f32>().unwrap();
@@ -425,7 +426,10 @@ mod tests {
         let (loaded, kept) = load_matching(Student::new(&device), &bytes).unwrap();
         assert!(kept.is_empty(), "{kept:?}");
         let x: Vec<f32> = (0..STUDENT_INPUT * STUDENT_INPUT * 3).map(|i| (i * 11 % 256) as f32).collect();
-        let gap = (loaded.valid().forward(student_input(&[&x], &device)).embedding - other.forward(student_input(&[&x], &device)).embedding).abs().max().into_scalar::<f32>();
+        let gap = (loaded.valid().forward(student_input(&[&x], &device)).embedding - other.forward(student_input(&[&x], &device)).embedding)
+            .abs()
+            .max()
+            .into_scalar::<f32>();
         assert!(gap < 1e-2, "{gap}");
         // A different network shares nothing of the student's: every tensor is named.
         let pad = to_bytes(&crate::PadNet::new(&device), &WeightsMeta { arch: crate::PADNET_ARCH.into(), ..Default::default() });

@@ -345,11 +345,12 @@ fn parse(bytes: &[u8]) -> Result<(WeightsMeta, Tensors), WeightsError> {
             shape.push(r.u32()? as usize);
         }
         let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or(WeightsError::Truncated)?;
-        let int8 = version >= 2 && match r.take(1)?[0] {
-            0 => false,
-            1 if shape.len() >= 2 && count > 0 => true,
-            other => return Err(WeightsError::Mismatch(format!("`{name}` has an unknown storage {other}"))),
-        };
+        let int8 = version >= 2
+            && match r.take(1)?[0] {
+                0 => false,
+                1 if shape.len() >= 2 && count > 0 => true,
+                other => return Err(WeightsError::Mismatch(format!("`{name}` has an unknown storage {other}"))),
+            };
         let data = if int8 {
             let scales: Vec<f32> = (0..shape[0]).map(|_| r.take(4).map(|b| f32::from_le_bytes(b.try_into().unwrap()))).collect::<Result<_, _>>()?;
             let raw = r.take(count)?;

@@ -21,19 +21,33 @@ fn is_map(shape: &[usize]) -> bool {
 
 #[derive(Debug, Clone)]
 enum Step {
-    Conv { conv: Conv2d, pads: Pads },
+    Conv {
+        conv: Conv2d,
+        pads: Pads,
+    },
     /// Per channel (channels innermost, as compiled), or one value for all.
-    Affine { scale: Vec<f32>, shift: Vec<f32> },
-    PRelu { slope: Vec<f32> },
+    Affine {
+        scale: Vec<f32>,
+        shift: Vec<f32>,
+    },
+    PRelu {
+        slope: Vec<f32>,
+    },
     Relu,
     Sigmoid,
     Add,
     Mul,
     /// `inputs[map]` is the map, the other its `[1, C, 1, 1]` gate.
-    Gate { map: usize },
+    Gate {
+        map: usize,
+    },
     GlobalAveragePool,
     Reshape,
-    Gemm { weight: Vec<f32>, bias: Vec<f32>, k: usize },
+    Gemm {
+        weight: Vec<f32>,
+        bias: Vec<f32>,
+        k: usize,
+    },
 }
 
 #[derive(Clone)]

@@ -88,9 +88,11 @@ pub(crate) fn decode_tensor(t: &TensorProto<'_>) -> Result<Const, String> {
     if t.segmented {
         return Err(format!("tensor '{}' is segmented", t.name));
     }
-    let shape: Vec<usize> = t.dims.iter().map(|&d| usize::try_from(d).map_err(|_| format!("tensor '{}' has dimension {d}", t.name))).collect::<Result<_, _>>()?;
+    let shape: Vec<usize> =
+        t.dims.iter().map(|&d| usize::try_from(d).map_err(|_| format!("tensor '{}' has dimension {d}", t.name))).collect::<Result<_, _>>()?;
     let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| format!("tensor '{}' of shape {shape:?} is too large", t.name))?;
-    let count = |got: usize, what: &str| if got == n { Ok(()) } else { Err(format!("tensor '{}' of shape {shape:?} has {got} {what} values, not {n}", t.name)) };
+    let count =
+        |got: usize, what: &str| if got == n { Ok(()) } else { Err(format!("tensor '{}' of shape {shape:?} has {got} {what} values, not {n}", t.name)) };
     let raw = |size: usize| -> Result<Option<&[u8]>, String> {
         match t.raw_data {
             Some(r) => {
@@ -145,7 +147,15 @@ pub(crate) fn decode_tensor(t: &TensorProto<'_>) -> Result<Const, String> {
 /// DequantizeLinear, `(x - zero_point) * scale`: per tensor (one scale), per axis (`block` 0,
 /// one scale per index along `axis`) or block-wise (scale has x's rank, and the index along
 /// `axis` divided by `block` picks the scale; opset 21).
-pub(crate) fn dequantize(x: &[i64], shape: &[usize], scale: &[f32], scale_shape: &[usize], zero: Option<&[i64]>, axis: i64, block: usize) -> Result<Vec<f32>, String> {
+pub(crate) fn dequantize(
+    x: &[i64],
+    shape: &[usize],
+    scale: &[f32],
+    scale_shape: &[usize],
+    zero: Option<&[i64]>,
+    axis: i64,
+    block: usize,
+) -> Result<Vec<f32>, String> {
     if let Some(z) = zero
         && z.len() != scale.len()
     {

@@ -21,12 +21,26 @@ pub enum Op {
     /// 2-D convolution, dense (`group` 1) or depthwise (`group` = channels, one filter each).
     /// `weight`: ONNX's `[cout, cin / group, kh, kw]`; `pads`: `[top, left, bottom, right]`.
     /// A BatchNormalization right after it is already folded in.
-    Conv { weight: Vec<f32>, bias: Vec<f32>, kernel: [usize; 2], stride: [usize; 2], pads: [usize; 4], group: usize },
+    Conv {
+        weight: Vec<f32>,
+        bias: Vec<f32>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        pads: [usize; 4],
+        group: usize,
+    },
     /// `x * scale + shift` along `axis` (vectors of that axis' length, or of length 1 for all
     /// values): a BatchNormalization not after a convolution, or Add/Sub/Mul by a constant.
-    Affine { axis: usize, scale: Vec<f32>, shift: Vec<f32> },
+    Affine {
+        axis: usize,
+        scale: Vec<f32>,
+        shift: Vec<f32>,
+    },
     /// `x > 0 ? x : x * slope`, `slope` along `axis` (or length 1).
-    PRelu { axis: usize, slope: Vec<f32> },
+    PRelu {
+        axis: usize,
+        slope: Vec<f32>,
+    },
     Relu,
     Sigmoid,
     /// Two run-time values of one shape.
@@ -40,7 +54,12 @@ pub enum Op {
     Reshape,
     /// `y [m, n] = x [m, k] . weight [k, n] + bias [n]` (Gemm's alpha, beta and transposes
     /// applied at load).
-    Gemm { weight: Vec<f32>, bias: Vec<f32>, k: usize, n: usize },
+    Gemm {
+        weight: Vec<f32>,
+        bias: Vec<f32>,
+        k: usize,
+        n: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -178,10 +178,7 @@ fn corrupt_and_truncated_files_name_the_file() {
     let dir = std::env::temp_dir().join(format!("facegate-onnx-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // Cut inside the graph at several places, and overwrite a stretch of it with garbage.
-    let mut broken: Vec<(&str, Vec<u8>)> = [bytes.len() / 2, bytes.len() - 1, 100, 7, 1]
-        .into_iter()
-        .map(|cut| ("truncated", bytes[..cut].to_vec()))
-        .collect();
+    let mut broken: Vec<(&str, Vec<u8>)> = [bytes.len() / 2, bytes.len() - 1, 100, 7, 1].into_iter().map(|cut| ("truncated", bytes[..cut].to_vec())).collect();
     let mut garbage = bytes.clone();
     garbage[20..4000].iter_mut().enumerate().for_each(|(i, b)| *b = (i * 151 % 256) as u8);
     broken.push(("corrupt", garbage));

@@ -3,9 +3,9 @@
 use crate::error::SdkError;
 use crate::template::{Template, average, cosine};
 use facegate_face::{Alignment, Detection, Detector, DetectorConfig, RgbImage, face_crop_view};
+use facegate_nets::STUDENT_INPUT;
 use facegate_nets::student::{EMBEDDING, StudentKernels, embed_and_score, score};
 use facegate_nets::weights::{WeightsMeta, file_id};
-use facegate_nets::STUDENT_INPUT;
 use facegate_tfjs::GraphModel;
 use serde::Serialize;
 
@@ -27,7 +27,8 @@ pub struct Thresholds {
 
 impl Thresholds {
     pub fn check(&self) -> Result<(), SdkError> {
-        let unit = |name, v: f32, range| if v.is_finite() && (0.0..=1.0).contains(&v) { Ok(()) } else { Err(SdkError::BadOption { name, value: v as f64, range }) };
+        let unit =
+            |name, v: f32, range| if v.is_finite() && (0.0..=1.0).contains(&v) { Ok(()) } else { Err(SdkError::BadOption { name, value: v as f64, range }) };
         unit("liveness", self.liveness, "0..=1")?;
         if !(self.matching.is_finite() && (-1.0..=1.0).contains(&self.matching)) {
             return Err(SdkError::BadOption { name: "matching", value: self.matching as f64, range: "-1..=1" });

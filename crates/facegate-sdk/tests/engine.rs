@@ -10,7 +10,8 @@ use facegate_teachers::teachers_dir;
 use std::path::PathBuf;
 
 fn student_bytes(seed_threshold: f32) -> Vec<u8> {
-    let mut meta = WeightsMeta { arch: STUDENT_ARCH.into(), input: STUDENT_INPUT, normalisation: "rgb/127.5-1".into(), view: Some(STUDENT_VIEW), ..Default::default() };
+    let mut meta =
+        WeightsMeta { arch: STUDENT_ARCH.into(), input: STUDENT_INPUT, normalisation: "rgb/127.5-1".into(), view: Some(STUDENT_VIEW), ..Default::default() };
     meta.thresholds.insert("liveness".into(), serde_json::json!(seed_threshold));
     meta.thresholds.insert("match".into(), serde_json::json!(0.5));
     to_bytes(&Student::new(&Device::flex()), &meta)

@@ -6,8 +6,8 @@
 //! padding sides are exactly TF's.
 
 use crate::error::{Result, TfjsError};
-use crate::manifest::{ModelJson, NodeDef};
 use crate::lowering::{STEM_MAX_CHANNELS, conv_im2col, max_pool, stem_weight};
+use crate::manifest::{ModelJson, NodeDef};
 use crate::ops::{act4, activate, binary, concat, from_tf_rank1, ints, map_float, nhwc_to_nchw_axis, pad_zero, to_tf_rank1};
 use crate::schedule::Schedule;
 use crate::weights::{ConstData, decode_weight};
@@ -28,7 +28,10 @@ pub enum Value {
     F1(Tensor<1>),
     Scalar(f32),
     /// Integer tensors (shapes, axes, paddings) are tiny and live on the host.
-    Ints { shape: Vec<usize>, data: Vec<i64> },
+    Ints {
+        shape: Vec<usize>,
+        data: Vec<i64>,
+    },
 }
 
 impl Value {
@@ -99,6 +102,8 @@ pub(crate) enum BinOp {
     Max,
 }
 
+// A graph holds a few dozen ops, built once: boxing the large burn layer would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub(crate) enum Op {
     Input,
@@ -192,10 +197,7 @@ impl GraphModel {
             move |source| TfjsError::Io { path: p, source }
         };
         let text = std::fs::read_to_string(model_json).map_err(io(model_json))?;
-        let model: ModelJson = serde_json::from_str(&text).map_err(|e| TfjsError::Format {
-            path: model_json.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        let model: ModelJson = serde_json::from_str(&text).map_err(|e| TfjsError::Format { path: model_json.to_path_buf(), reason: e.to_string() })?;
         let dir = model_json.parent().unwrap_or(Path::new("."));
         let mut shards = Vec::new();
         for group in &model.weights_manifest {
@@ -215,10 +217,7 @@ impl GraphModel {
     /// Builds a graph from an already parsed manifest and its shard bytes (one per group),
     /// which is how the browser build embeds a model without a file system.
     pub fn from_bytes(model_json: &[u8], shards: &[&[u8]], device: &Device) -> Result<Self> {
-        let model: ModelJson = serde_json::from_slice(model_json).map_err(|e| TfjsError::Format {
-            path: "<embedded>".into(),
-            reason: e.to_string(),
-        })?;
+        let model: ModelJson = serde_json::from_slice(model_json).map_err(|e| TfjsError::Format { path: "<embedded>".into(), reason: e.to_string() })?;
         let shards: Vec<Vec<u8>> = shards.iter().map(|s| s.to_vec()).collect();
         Self::from_parts::<true>(&model, &shards, device)
     }
@@ -255,8 +254,7 @@ impl GraphModel {
 
         // Consts feeding only a weight slot are folded into their consumer.
         let weight_slot = |d: &NodeDef, i: usize| -> bool {
-            matches!(d.op.as_str(), "Conv2D" | "_FusedConv2D" | "DepthwiseConv2dNative" | "_FusedMatMul" | "MatMul")
-                && i >= 1
+            matches!(d.op.as_str(), "Conv2D" | "_FusedConv2D" | "DepthwiseConv2dNative" | "_FusedMatMul" | "MatMul") && i >= 1
         };
         let mut used_as_data: HashSet<&str> = HashSet::new();
         for d in &defs {
@@ -272,9 +270,8 @@ impl GraphModel {
         let mut input = None;
         let mut input_shape = [None; 4];
         for d in &defs {
-            let get_const = |name: &str| -> Result<&ConstData> {
-                consts.get(name).ok_or_else(|| node_err(d, format!("input `{name}` is not a stored constant")))
-            };
+            let get_const =
+                |name: &str| -> Result<&ConstData> { consts.get(name).ok_or_else(|| node_err(d, format!("input `{name}` is not a stored constant"))) };
             let inputs_named: Vec<&str> = d.data_inputs().collect();
             for inp in &inputs_named {
                 if !by_name.contains_key(inp) {
@@ -380,11 +377,7 @@ impl GraphModel {
                     if k.len() != 4 || s.len() != 4 {
                         return Err(node_err(d, "ksize/strides must have 4 entries"));
                     }
-                    Op::MaxPool {
-                        kernel: [k[1] as usize, k[2] as usize],
-                        stride: [s[1] as usize, s[2] as usize],
-                        padding: padding(d)?,
-                    }
+                    Op::MaxPool { kernel: [k[1] as usize, k[2] as usize], stride: [s[1] as usize, s[2] as usize], padding: padding(d)? }
                 }
                 "Reshape" => Op::Reshape,
                 "Pad" => Op::Pad,
@@ -505,11 +498,7 @@ impl GraphModel {
             let out = if i == self.input {
                 input.take().expect("single input")
             } else {
-                self.eval(node, args).map_err(|reason| TfjsError::Node {
-                    node: node.name.clone(),
-                    op: node.tf_op.clone(),
-                    reason,
-                })?
+                self.eval(node, args).map_err(|reason| TfjsError::Node { node: node.name.clone(), op: node.tf_op.clone(), reason })?
             };
             values[i] = Some(out);
         }
@@ -660,20 +649,41 @@ pub(crate) fn reshape_target(from: &[usize], want: &[i64]) -> std::result::Resul
 }
 
 /// TF's StridedSlice on a 1-D int tensor with stride 1 (shape arithmetic): shape and values.
-pub(crate) fn strided_slice(data: &[i64], b: &[i64], e: &[i64], s: &[i64], shrink: i64, begin_mask: i64, end_mask: i64) -> std::result::Result<(Vec<usize>, Vec<i64>), String> {
+pub(crate) fn strided_slice(
+    data: &[i64],
+    b: &[i64],
+    e: &[i64],
+    s: &[i64],
+    shrink: i64,
+    begin_mask: i64,
+    end_mask: i64,
+) -> std::result::Result<(Vec<usize>, Vec<i64>), String> {
     if b.len() != 1 || e.len() != 1 || s.first() != Some(&1) {
         return Err("StridedSlice is supported on 1-D int tensors with stride 1".into());
     }
     let n = data.len() as i64;
     let fix = |v: i64| if v < 0 { (v + n).max(0) } else { v.min(n) };
     let start = if begin_mask & 1 != 0 { 0 } else { fix(b[0]) };
-    let stop = if shrink & 1 != 0 { start + 1 } else if end_mask & 1 != 0 { n } else { fix(e[0]) };
+    let stop = if shrink & 1 != 0 {
+        start + 1
+    } else if end_mask & 1 != 0 {
+        n
+    } else {
+        fix(e[0])
+    };
     let out: Vec<i64> = data[start.min(n) as usize..stop.clamp(start, n) as usize].to_vec();
     Ok(if shrink & 1 != 0 { (vec![], out) } else { (vec![out.len()], out) })
 }
 
 /// A convolution node as a facegate-kernels layer, where it has a form there.
-fn host_conv(d: &NodeDef, k: &[f32], [kh, kw, cin, cout]: [usize; 4], depthwise: bool, bias: Option<Vec<f32>>, act: Act) -> Result<Option<Box<facegate_kernels::Conv2d>>> {
+fn host_conv(
+    d: &NodeDef,
+    k: &[f32],
+    [kh, kw, cin, cout]: [usize; 4],
+    depthwise: bool,
+    bias: Option<Vec<f32>>,
+    act: Act,
+) -> Result<Option<Box<facegate_kernels::Conv2d>>> {
     use facegate_kernels::{Activation, Conv2d, ConvKind};
     let dil = d.attr_ints("dilations").unwrap_or(vec![1, 1, 1, 1]);
     let strides = d.attr_ints("strides").unwrap_or(vec![1, 1, 1, 1]);
@@ -751,10 +761,7 @@ fn const_value(c: &ConstData, device: &Device) -> Value {
             1 => Value::F1(Tensor::from_data(TensorData::new(data.clone(), [data.len()]), device)),
             2 => Value::F2(Tensor::from_data(TensorData::new(data.clone(), [shape[0], shape[1]]), device)),
             3 => Value::F3(Tensor::from_data(TensorData::new(data.clone(), [shape[0], shape[1], shape[2]]), device)),
-            _ => Value::Act(
-                Tensor::<4>::from_data(TensorData::new(data.clone(), [shape[0], shape[1], shape[2], shape[3]]), device)
-                    .permute([0, 3, 1, 2]),
-            ),
+            _ => Value::Act(Tensor::<4>::from_data(TensorData::new(data.clone(), [shape[0], shape[1], shape[2], shape[3]]), device).permute([0, 3, 1, 2])),
         },
     }
 }

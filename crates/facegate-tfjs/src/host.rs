@@ -18,8 +18,14 @@ pub enum HostValue {
     /// A rank-4 float tensor of one image: [1, h, w, c].
     Map(Map),
     /// Any other float tensor, row-major.
-    Dense { shape: Vec<usize>, data: Vec<f32> },
-    Ints { shape: Vec<usize>, data: Vec<i64> },
+    Dense {
+        shape: Vec<usize>,
+        data: Vec<f32>,
+    },
+    Ints {
+        shape: Vec<usize>,
+        data: Vec<i64>,
+    },
 }
 
 impl HostValue {
@@ -254,7 +260,9 @@ impl HostGraph {
     }
 
     fn eval(&self, op: &HostOp, mut args: Vec<HostValue>) -> std::result::Result<HostValue, String> {
-        let mut arg = |i: usize| args.get_mut(i).map(|v| std::mem::replace(v, HostValue::Ints { shape: vec![], data: vec![] })).ok_or_else(|| format!("missing input {i}"));
+        let mut arg = |i: usize| {
+            args.get_mut(i).map(|v| std::mem::replace(v, HostValue::Ints { shape: vec![], data: vec![] })).ok_or_else(|| format!("missing input {i}"))
+        };
         Ok(match op {
             HostOp::Input | HostOp::Folded => unreachable!("not evaluated"),
             HostOp::Conv { .. } | HostOp::MaxPool { .. } | HostOp::Pad => unreachable!("run on a borrow (read_only)"),

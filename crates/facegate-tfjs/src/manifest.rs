@@ -54,13 +54,10 @@ pub struct Quantization {
 impl NodeDef {
     /// Inputs without control dependencies (`^name`) and without output indices (`name:0`).
     pub fn data_inputs(&self) -> impl Iterator<Item = &str> {
-        self.input
-            .iter()
-            .filter(|s| !s.starts_with('^'))
-            .map(|s| match s.rsplit_once(':') {
-                Some((n, idx)) if idx.chars().all(|c| c.is_ascii_digit()) => n,
-                _ => s.as_str(),
-            })
+        self.input.iter().filter(|s| !s.starts_with('^')).map(|s| match s.rsplit_once(':') {
+            Some((n, idx)) if idx.chars().all(|c| c.is_ascii_digit()) => n,
+            _ => s.as_str(),
+        })
     }
 
     pub fn attr_ints(&self, key: &str) -> Option<Vec<i64>> {
@@ -103,12 +100,7 @@ impl NodeDef {
             .and_then(|a| a.get("list"))
             .and_then(|l| l.get("s"))
             .and_then(|s| s.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str())
-                    .filter_map(|s| base64_decode(s).and_then(|b| String::from_utf8(b).ok()))
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(|v| v.as_str()).filter_map(|s| base64_decode(s).and_then(|b| String::from_utf8(b).ok())).collect())
             .unwrap_or_default()
     }
 }
@@ -152,12 +144,7 @@ mod tests {
 
     #[test]
     fn strips_output_index_and_control_inputs() {
-        let n = NodeDef {
-            name: "n".into(),
-            op: "Add".into(),
-            input: vec!["a:0".into(), "^b".into(), "c".into()],
-            attr: Default::default(),
-        };
+        let n = NodeDef { name: "n".into(), op: "Add".into(), input: vec!["a:0".into(), "^b".into(), "c".into()], attr: Default::default() };
         assert_eq!(n.data_inputs().collect::<Vec<_>>(), vec!["a", "c"]);
     }
 }

@@ -163,7 +163,9 @@ pub(crate) fn binary(op: BinOp, a: Value, b: Value) -> std::result::Result<Value
             BinOp::Min => x.min(y),
             BinOp::Max => x.max(y),
         }),
-        (v, Value::Scalar(s)) => map_float(v, |t| scalar(op, t, s, false), |t| scalar(op, t, s, false), |t| scalar(op, t, s, false), |t| scalar(op, t, s, false))?,
+        (v, Value::Scalar(s)) => {
+            map_float(v, |t| scalar(op, t, s, false), |t| scalar(op, t, s, false), |t| scalar(op, t, s, false), |t| scalar(op, t, s, false))?
+        }
         (Value::Scalar(s), v) => map_float(v, |t| scalar(op, t, s, true), |t| scalar(op, t, s, true), |t| scalar(op, t, s, true), |t| scalar(op, t, s, true))?,
         (Value::Act(x), Value::Act(y)) => Value::Act(apply(op, x, y)),
         (Value::Act(x), Value::F1(y)) => {

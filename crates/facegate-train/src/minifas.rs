@@ -4,8 +4,8 @@
 //! it learnt on CelebA-Spoof. Crops are exactly the evaluation crop (the teacher's reflected
 //! 128x128 view), cut once up front; augmentation is a flip and brightness/contrast jitter.
 
-use crate::checkpoint::{EpochMeter, Run, RunState, TrainError, cosine_lr, steps_per_epoch};
 pub use crate::checkpoint::Event;
+use crate::checkpoint::{EpochMeter, Run, RunState, TrainError, cosine_lr, steps_per_epoch};
 use crate::losses::balanced_weights;
 use crate::onnx_net::OnnxNet;
 use crate::rng::Rng;
@@ -50,7 +50,18 @@ pub struct MinifasTrainConfig {
 
 impl Default for MinifasTrainConfig {
     fn default() -> Self {
-        Self { epochs: 4, batch: 32, lr: 1e-4, weight_decay: 1e-4, seed: 17, max_steps: 0, extra_live: 1000, kd: 0.5, detector: "facemesh-detection-short".into(), camera: 0.0 }
+        Self {
+            epochs: 4,
+            batch: 32,
+            lr: 1e-4,
+            weight_decay: 1e-4,
+            seed: 17,
+            max_steps: 0,
+            extra_live: 1000,
+            kd: 0.5,
+            detector: "facemesh-detection-short".into(),
+            camera: 0.0,
+        }
     }
 }
 
@@ -148,7 +159,16 @@ pub fn dev_metrics<C: std::borrow::Borrow<Crop>>(net: &OnnxNet, dev: &[C], devic
 /// `state.json` every epoch, `best.bpk` on a lower dev EER, `log.json`). Every epoch sees all
 /// of `train` and `cfg.extra_live` crops drawn from `extra` (all live).
 #[allow(clippy::too_many_arguments)]
-pub fn train(base: &Graph, train: &[Crop], extra: &[Crop], dev: &[Crop], cfg: &MinifasTrainConfig, out: &Path, resume: bool, mut on: impl FnMut(Event)) -> Result<RunState, TrainError> {
+pub fn train(
+    base: &Graph,
+    train: &[Crop],
+    extra: &[Crop],
+    dev: &[Crop],
+    cfg: &MinifasTrainConfig,
+    out: &Path,
+    resume: bool,
+    mut on: impl FnMut(Event),
+) -> Result<RunState, TrainError> {
     if train.is_empty() {
         return Err(TrainError::Empty);
     }

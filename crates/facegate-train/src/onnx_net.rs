@@ -158,7 +158,12 @@ impl OnnxNet {
             let y = match s.kind {
                 Kind::Conv { stride, pads, group } => {
                     let c = &self.convs[s.index];
-                    conv2d(a, c.weight.val(), Some(c.bias.val()), ConvOptions::new_with_padding(stride, [(pads[0], pads[2]), (pads[1], pads[3])], [1, 1], group))
+                    conv2d(
+                        a,
+                        c.weight.val(),
+                        Some(c.bias.val()),
+                        ConvOptions::new_with_padding(stride, [(pads[0], pads[2]), (pads[1], pads[3])], [1, 1], group),
+                    )
                 }
                 Kind::Affine { axis } => {
                     let l = &self.affines[s.index];

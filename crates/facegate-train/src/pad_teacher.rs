@@ -2,9 +2,9 @@
 //! train sets (`splits/pad.json`), best epoch chosen on the dev split by its EER.
 
 use crate::augment::{Augment, center};
-use crate::losses::{balanced_weights, bce};
 pub use crate::checkpoint::Event;
 use crate::checkpoint::{EpochMeter, Run, RunState, TrainError, cosine_lr, steps_per_epoch};
+use crate::losses::{balanced_weights, bce};
 use crate::rng::Rng;
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -39,7 +39,17 @@ pub struct PadTrainConfig {
 
 impl Default for PadTrainConfig {
     fn default() -> Self {
-        Self { epochs: 10, batch: 32, lr: 5e-4, weight_decay: 1e-4, seed: 17, max_steps: 0, init: "faceres".into(), extra_live: 1000, detector: facegate_nets::weights::legacy_detector() }
+        Self {
+            epochs: 10,
+            batch: 32,
+            lr: 5e-4,
+            weight_decay: 1e-4,
+            seed: 17,
+            max_steps: 0,
+            init: "faceres".into(),
+            extra_live: 1000,
+            detector: facegate_nets::weights::legacy_detector(),
+        }
     }
 }
 
@@ -50,10 +60,7 @@ struct Item<'a> {
 }
 
 fn items<'a>(parts: &[&'a FaceCache]) -> Vec<Item<'a>> {
-    parts
-        .iter()
-        .flat_map(|c| (0..c.len()).map(move |i| Item { crop: c.crop(i), size: c.size(), live: c.index.records[i].label() == Label::Live }))
-        .collect()
+    parts.iter().flat_map(|c| (0..c.len()).map(move |i| Item { crop: c.crop(i), size: c.size(), live: c.index.records[i].label() == Label::Live })).collect()
 }
 
 /// P(live) for each crop (HWC 0..255, `PADNET_INPUT` square).
@@ -137,11 +144,7 @@ pub fn train(
             let weights: Vec<f32> = idx.iter().map(|&i| if data[i].live { w_live } else { w_attack }).collect();
             let n = idx.len();
             let logits = model.forward(padnet_input(&refs, &device));
-            let loss = bce(
-                logits,
-                Tensor::from_data(TensorData::new(targets, [n]), &device),
-                Tensor::from_data(TensorData::new(weights, [n]), &device),
-            );
+            let loss = bce(logits, Tensor::from_data(TensorData::new(targets, [n]), &device), Tensor::from_data(TensorData::new(weights, [n]), &device));
             meter.add(loss.clone().into_scalar::<f32>() as f64, n, epoch, step)?;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(cosine_lr(cfg.lr, epoch * steps_per_epoch + step, total_steps), model, grads);

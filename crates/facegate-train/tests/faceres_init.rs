@@ -16,10 +16,12 @@ fn seeded_trunk_reproduces_the_face_model() {
     net.assign_trunk(faceres_trunk(&graph).unwrap()).unwrap();
     let net = net.valid();
     let s = 224;
-    let rgb: Vec<f32> = (0..s * s).flat_map(|i| {
-        let (x, y) = ((i % s) as f32, (i / s) as f32);
-        [120.0 + 60.0 * (x / 30.0).sin(), 90.0 + 50.0 * (y / 20.0).cos(), 70.0 + (x + y) / 8.0]
-    }).collect();
+    let rgb: Vec<f32> = (0..s * s)
+        .flat_map(|i| {
+            let (x, y) = ((i % s) as f32, (i / s) as f32);
+            [120.0 + 60.0 * (x / 30.0).sin(), 90.0 + 50.0 * (y / 20.0).cos(), 70.0 + (x + y) / 8.0]
+        })
+        .collect();
     let hse: Vec<f32> = rgb.chunks(3).flat_map(|p| [p[2] - 103.939, p[1] - 116.779, p[0] - 123.68]).collect();
     let want = graph.run(Tensor::<4>::from_data(TensorData::new(hse, [1, s, s, 3]), &device), &["global_pooling/Mean"]).unwrap()[0].to_tf_vec().1;
     let x: Vec<f32> = rgb.iter().map(|v| v / 127.5 - 1.0).collect();

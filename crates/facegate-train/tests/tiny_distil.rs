@@ -73,7 +73,8 @@ fn every_enabled_term_falls_and_export_matches() {
     // Export: the student alone, float16, answers within 1e-3 of the training graph.
     let device = burn::tensor::Device::flex();
     let net = DistilNet::for_config(&cfg, &device).try_load_file(out.join("best.bpk")).unwrap().valid();
-    let meta = WeightsMeta { arch: STUDENT_ARCH.into(), input: STUDENT_INPUT, normalisation: "rgb/127.5-1".into(), view: Some(STUDENT_VIEW), ..Default::default() };
+    let meta =
+        WeightsMeta { arch: STUDENT_ARCH.into(), input: STUDENT_INPUT, normalisation: "rgb/127.5-1".into(), view: Some(STUDENT_VIEW), ..Default::default() };
     let bytes = to_bytes(&net.student, &meta);
     let (loaded, got_meta) = load(Student::new(&device), &bytes, STUDENT_ARCH).unwrap();
     assert_eq!(got_meta.view(), STUDENT_VIEW);
@@ -111,7 +112,8 @@ fn web_photos_get_no_live_attack_label() {
     let t = targets(n);
     let descriptors: Vec<&[f32]> = (0..n).map(|i| t.descriptor(i)).collect();
     let proj = Projection::fit(&descriptors, facegate_nets::student::EMBEDDING, 1);
-    let cfg = DistilConfig { epochs: 1, batch: 8, w_emb: 0.0, w_rel: 0.0, w_kd: 1.0, w_hard: 1.0, w_feat: 0.0, w_id: 0.0, identities: 1, ..DistilConfig::default() };
+    let cfg =
+        DistilConfig { epochs: 1, batch: 8, w_emb: 0.0, w_rel: 0.0, w_kd: 1.0, w_hard: 1.0, w_feat: 0.0, w_id: 0.0, identities: 1, ..DistilConfig::default() };
     let mut hard = Vec::new();
     for pad_labelled in [false, true] {
         let sources = [Source { cache: &data, targets: &t, identity: vec![None; n], pad_labelled }];

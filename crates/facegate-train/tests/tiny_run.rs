@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::synthetic;
 use burn::module::Module;
+use common::synthetic;
 use facegate_nets::weights::{WeightsMeta, load};
 use facegate_nets::{PADNET_ARCH, PADNET_INPUT, PADNET_VIEW, PadNet};
 use facegate_train::augment::center;
@@ -17,7 +17,8 @@ fn loss_falls_and_training_resumes() {
     let extra = synthetic(8, 160, true);
     let out = std::env::temp_dir().join(format!("fg-train-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let cfg = PadTrainConfig { epochs: 4, batch: 8, lr: 2e-3, weight_decay: 0.0, seed: 3, max_steps: 0, init: "none".into(), extra_live: 4, ..Default::default() };
+    let cfg =
+        PadTrainConfig { epochs: 4, batch: 8, lr: 2e-3, weight_decay: 0.0, seed: 3, max_steps: 0, init: "none".into(), extra_live: 4, ..Default::default() };
     let mut stepped = 0;
     let two = PadTrainConfig { epochs: 2, ..cfg.clone() };
     let state = train(&[&data], &[&extra], &[&dev], &two, &out, false, None, |_| stepped += 1).unwrap();

@@ -34,7 +34,8 @@ fn the_embedded_detector_is_the_one_the_student_names() {
 fn float16_detector_finds_the_float32_faces() {
     let core = Core::new().expect("embedded models load");
     let read = |p: &str| std::fs::read(p).unwrap_or_else(|e| panic!("{p}: {e}"));
-    let f32_engine = Engine::from_bytes(&read(env!("FACEGATE_DETECTOR_F32_JSON")), &read(env!("FACEGATE_DETECTOR_F32_BIN")), &read(env!("FACEGATE_STUDENT_FILE"))).unwrap();
+    let f32_engine =
+        Engine::from_bytes(&read(env!("FACEGATE_DETECTOR_F32_JSON")), &read(env!("FACEGATE_DETECTOR_F32_BIN")), &read(env!("FACEGATE_STUDENT_FILE"))).unwrap();
     let (mut faces, mut worst_px, mut worst_score) = (0, 0f64, 0f32);
     for frame in frames() {
         let (a, b) = (core.engine().analyze(&frame).unwrap(), f32_engine.analyze(&frame).unwrap());

@@ -139,7 +139,11 @@ impl DistilNet {
     fn new(identities: usize, device: &Device) -> Self {
         Self {
             student: Student::new(device),
-            fr_adapters: STUDENT_STAGES.iter().zip(TEACHER_STAGE_CHANNELS).map(|(&s, t)| Conv2dConfig::new([s, t], [1, 1]).with_bias(false).init(device)).collect(),
+            fr_adapters: STUDENT_STAGES
+                .iter()
+                .zip(TEACHER_STAGE_CHANNELS)
+                .map(|(&s, t)| Conv2dConfig::new([s, t], [1, 1]).with_bias(false).init(device))
+                .collect(),
             identities: LinearConfig::new(EMBEDDING, identities.max(1)).with_bias(false).init(device),
         }
     }
@@ -242,7 +246,14 @@ fn batch_loss(model: &DistilNet, items: &[&Item], flips: &[bool], crops: &[Vec<f
     }
     if cfg.w_hard > 0.0 {
         let labels: Vec<f32> = items.iter().map(|it| if it.live == Some(true) { 1.0 } else { 0.0 }).collect();
-        let weights: Vec<f32> = items.iter().map(|it| match it.live { Some(true) => w_live, Some(false) => w_attack, None => 0.0 }).collect();
+        let weights: Vec<f32> = items
+            .iter()
+            .map(|it| match it.live {
+                Some(true) => w_live,
+                Some(false) => w_attack,
+                None => 0.0,
+            })
+            .collect();
         add(cfg.w_hard, bce(out_s.live_logit.clone(), t1(labels, n), t1(weights, n)), &mut terms.hard);
     }
     if cfg.w_feat > 0.0 {
@@ -279,7 +290,6 @@ fn batch_loss(model: &DistilNet, items: &[&Item], flips: &[bool], crops: &[Vec<f
         let logits = (l2_normalise(out_s.embedding.clone()).matmul(w) - oh.clone().mul_scalar(0.2)).mul_scalar(30.0);
         add(cfg.w_id, masked_cross_entropy(logits, oh, t1(mask, n)), &mut terms.id);
     }
-    drop(add);
     (loss, terms)
 }
 
@@ -288,7 +298,14 @@ fn batch_loss(model: &DistilNet, items: &[&Item], flips: &[bool], crops: &[Vec<f
 /// step uses both cores of this machine). Each shard's loss is weighted by its share of the
 /// batch, so the summed gradients are the batch mean's; batch norm and the relational term
 /// see one shard at a time. Returns the loss and per-term sums over the batch.
-fn step_gradients(model: &DistilNet, items: &[&Item], flips: &[bool], crops: &[Vec<f32>], ctx: &LossContext, threads: usize) -> (f64, TermLog, GradientsParams) {
+fn step_gradients(
+    model: &DistilNet,
+    items: &[&Item],
+    flips: &[bool],
+    crops: &[Vec<f32>],
+    ctx: &LossContext,
+    threads: usize,
+) -> (f64, TermLog, GradientsParams) {
     let n = items.len();
     let per = n.div_ceil(threads.clamp(1, n.max(1)));
     let shards: Vec<std::ops::Range<usize>> = (0..n).step_by(per.max(1)).map(|a| a..(a + per).min(n)).collect();
@@ -345,7 +362,13 @@ pub fn train(
     let mut data = Vec::new();
     for s in sources {
         if s.cache.size() != STUDENT_INPUT || s.targets.len() != s.cache.len() {
-            return Err(TrainError::Resume(format!("{}: {} crops of {} px with {} targets; the student reads {STUDENT_INPUT} px", s.cache.index.key, s.cache.len(), s.cache.size(), s.targets.len())));
+            return Err(TrainError::Resume(format!(
+                "{}: {} crops of {} px with {} targets; the student reads {STUDENT_INPUT} px",
+                s.cache.index.key,
+                s.cache.len(),
+                s.cache.size(),
+                s.targets.len()
+            )));
         }
         for i in 0..s.cache.len() {
             let live = s.pad_labelled.then(|| s.cache.index.records[i].label() == Label::Live);
@@ -447,7 +470,9 @@ fn pad_dev_metrics(samples: &[PadSample]) -> Option<serde_json::Value> {
     }
     let t = eer_threshold(samples);
     let r = pad_report(samples, t);
-    Some(serde_json::json!({ "eer": r.hter, "auc": r.auc, "threshold_eer": t, "threshold_bpcer_5": threshold_at_bpcer(samples, 0.05), "n_live": live, "n_attack": attack }))
+    Some(
+        serde_json::json!({ "eer": r.hter, "auc": r.auc, "threshold_eer": t, "threshold_bpcer_5": threshold_at_bpcer(samples, 0.05), "n_live": live, "n_attack": attack }),
+    )
 }
 
 /// Dev metrics of a student, plus the thresholds its operating points are chosen from: PAD
@@ -459,7 +484,8 @@ pub fn dev_metrics(student: &Student, pad_dev: &[&FaceCache], fr_dev: &[(&FaceCa
     for c in pad_dev {
         let crops: Vec<Vec<f32>> = (0..c.len()).map(|i| student_crop(c, i)).collect();
         let (_, live) = infer(student, &crops);
-        let set: Vec<PadSample> = live.into_iter().enumerate().map(|(i, p)| PadSample { score: p, label: PadLabel::from(&c.index.records[i].label()) }).collect();
+        let set: Vec<PadSample> =
+            live.into_iter().enumerate().map(|(i, p)| PadSample { score: p, label: PadLabel::from(&c.index.records[i].label()) }).collect();
         // Each source alone too: one operating point need not suit both camera frames and
         // the replay sets' small crops.
         if let Some(m) = pad_dev_metrics(&set) {
@@ -489,7 +515,8 @@ pub fn dev_metrics(student: &Student, pad_dev: &[&FaceCache], fr_dev: &[(&FaceCa
     if !genuine.is_empty() && !impostor.is_empty() {
         let (e, _) = eer(&genuine, &impostor);
         let (tar, t) = tar_at_far(&genuine, &impostor, 1e-3);
-        out["fr"] = serde_json::json!({ "eer": e, "tar_at_fmr_1e-3": tar, "threshold_fmr_1e-3": t, "genuine_pairs": genuine.len(), "impostor_pairs": impostor.len() });
+        out["fr"] =
+            serde_json::json!({ "eer": e, "tar_at_fmr_1e-3": tar, "threshold_fmr_1e-3": t, "genuine_pairs": genuine.len(), "impostor_pairs": impostor.len() });
     }
     out
 }
@@ -513,9 +540,8 @@ mod tests {
             pad_logit: (0..faces).map(|i| if i % 2 == 0 { 2.0 } else { -2.0 }).collect(),
             fr_maps: (0..faces * maps_len()).map(|k| half::f16::from_f32(((k * 5) % 11) as f32 / 11.0)).collect(),
         };
-        let items: Vec<Item> = (0..2 * faces)
-            .map(|k| Item { crop: &crops[k % faces], live: Some(k % 2 == 0), identity: None, targets: &targets, index: k % faces })
-            .collect();
+        let items: Vec<Item> =
+            (0..2 * faces).map(|k| Item { crop: &crops[k % faces], live: Some(k % 2 == 0), identity: None, targets: &targets, index: k % faces }).collect();
         let refs: Vec<&Item> = items.iter().collect();
         let descriptors: Vec<&[f32]> = (0..faces).map(|i| targets.descriptor(i)).collect();
         let projection = Projection::fit(&descriptors, EMBEDDING, 1);

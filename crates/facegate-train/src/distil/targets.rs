@@ -261,7 +261,17 @@ mod tests {
         let xs: Vec<Vec<f32>> = (0..50)
             .map(|_| {
                 let (a, b) = (rng.range(-1.0, 1.0) as f32, rng.range(-1.0, 1.0) as f32);
-                (0..DESCRIPTOR).map(|i| if i == 3 { a } else if i == 100 { b + a } else { 0.0 }).collect()
+                (0..DESCRIPTOR)
+                    .map(|i| {
+                        if i == 3 {
+                            a
+                        } else if i == 100 {
+                            b + a
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect()
             })
             .collect();
         let refs: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
@@ -278,7 +288,11 @@ mod tests {
     fn targets_file_round_trips_and_rejects_truncation() {
         let mut t = Targets { key: "k".into(), ..Default::default() };
         for k in 0..2 {
-            t.push(FaceTargets { descriptor: (0..DESCRIPTOR).map(|v| (v + k) as f32).collect(), pad_logit: k as f32 - 0.5, maps: vec![f16::from_f32(1.5); maps_len()] });
+            t.push(FaceTargets {
+                descriptor: (0..DESCRIPTOR).map(|v| (v + k) as f32).collect(),
+                pad_logit: k as f32 - 0.5,
+                maps: vec![f16::from_f32(1.5); maps_len()],
+            });
         }
         let bytes = t.to_bytes();
         assert_eq!(Targets::from_bytes(&bytes), Some(t));
