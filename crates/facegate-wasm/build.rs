@@ -40,18 +40,11 @@ fn main() {
     println!("cargo:rerun-if-env-changed=FACEGATE_DETECTOR");
 }
 
-/// The `detector` of a facegate weight file's header (magic, u16 version, u64 length, u32 meta
-/// length, meta JSON; see facegate-nets' weights module, which the loader checks in full);
-/// files from before the field were made on BlazeFace crops.
+/// The `detector` a facegate weight file's header names, read and checked (magic, version,
+/// length, checksum) by the format crate, as the engine reads the file at run time.
 fn student_detector(path: &Path) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    if bytes.get(..4) != Some(b"FGWT".as_slice()) {
-        return Err("not a facegate weight file".into());
-    }
-    let len = bytes.get(14..18).ok_or("truncated header")?;
-    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
-    let meta: Value = serde_json::from_slice(bytes.get(18..18 + len).ok_or("truncated header")?).map_err(|e| e.to_string())?;
-    Ok(meta.get("detector").and_then(Value::as_str).unwrap_or("blazeface").to_string())
+    Ok(facegate_format::read_meta(&bytes).map_err(|e| e.to_string())?.detector().to_string())
 }
 
 /// Rewrites a one-shard TF.js graph model with its unquantized float32 weights stored as

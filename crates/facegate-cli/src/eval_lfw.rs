@@ -46,7 +46,7 @@ impl FrModel {
         match self {
             FrModel::Teacher(_) => CropSpec::Box { size: CROP, view: 1.0, alignment },
             FrModel::Onnx(t) => t.crop_spec(),
-            FrModel::Student(_, meta) => match meta.crop_spec() {
+            FrModel::Student(_, meta) => match CropSpec::of(meta) {
                 CropSpec::Box { size, view, .. } => CropSpec::Box { size, view, alignment },
                 aligned => aligned,
             },

@@ -47,7 +47,7 @@ impl PadModel {
         match self {
             PadModel::Teacher(_) => CropSpec::Box { size: CROP, view: 1.0, alignment: Alignment::None },
             PadModel::Onnx(t, _) => t.crop_spec(),
-            PadModel::Own(m) => m.meta.crop_spec(),
+            PadModel::Own(m) => CropSpec::of(&m.meta),
         }
     }
 
@@ -74,7 +74,7 @@ impl PadModel {
 }
 
 fn stored_liveness(meta: &facegate_nets::weights::WeightsMeta) -> Option<f32> {
-    meta.thresholds.get("liveness").and_then(|v| v.as_f64()).map(|v| v as f32)
+    meta.thresholds.liveness.map(|v| v as f32)
 }
 
 /// Where test (and optionally dev) samples come from.

@@ -129,9 +129,7 @@ impl<C: serde::de::DeserializeOwned> BestEpoch<C> {
             detector: Some(detector.into()),
             crop: Default::default(),
         };
-        if let Some(t) = self.dev.get("threshold") {
-            meta.thresholds.insert("liveness".into(), t.clone());
-        }
+        meta.thresholds.liveness = self.dev.get("threshold").and_then(serde_json::Value::as_f64);
         meta.metrics.insert("dev".into(), self.dev.clone());
         meta.metrics.insert("best_epoch".into(), self.best.into());
         meta.metrics.insert("epochs".into(), self.state.epochs_done.into());

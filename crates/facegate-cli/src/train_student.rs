@@ -6,7 +6,7 @@ use crate::student_data::{Teachers, dev_sources, open_or_build, training_sources
 use burn::module::Module;
 use facegate_datasets::cache::FaceCache;
 use facegate_datasets::pad::Sample;
-use facegate_nets::weights::{CropKind, Storage, WeightsMeta, load};
+use facegate_nets::weights::{CropKind, Storage, StoredThresholds, WeightsMeta, load};
 use facegate_nets::{STUDENT_ARCH, STUDENT_INPUT, STUDENT_VIEW, Student};
 use facegate_train::checkpoint::RunState;
 use facegate_train::distil::targets::{Projection, Targets};
@@ -173,7 +173,7 @@ fn operating_points(student: &Student, meta: &mut WeightsMeta, dev: &DevSet, all
     let (pad_dev, fr_dev) = dev_data.views();
     let dev = dev_metrics(student, &pad_dev, &fr_dev);
     let camera = dev.pointer(&format!("/pad_sets/{LIVENESS_DEV}")).ok_or(format!("no {LIVENESS_DEV} data to fix the liveness threshold"))?;
-    let liveness = &camera["threshold_eer"];
+    let liveness = camera["threshold_eer"].as_f64().ok_or(format!("{LIVENESS_DEV}: no EER threshold"))?;
     if camera["eer"].as_f64().is_none_or(|e| e > 0.2 && !allow_weak) {
         return Err(format!("{LIVENESS_DEV}: dev EER {} is above 20%", camera["eer"]).into());
     }
@@ -183,8 +183,7 @@ fn operating_points(student: &Student, meta: &mut WeightsMeta, dev: &DevSet, all
         .and_then(serde_json::Value::as_f64)
         .ok_or("no held-out CelebA pairs to fix the match threshold")?
         .clamp(-1.0, 1.0);
-    meta.thresholds.insert("liveness".into(), liveness.clone());
-    meta.thresholds.insert("match".into(), matching.into());
+    meta.thresholds = StoredThresholds { liveness: Some(liveness), matching: Some(matching) };
     meta.metrics.insert("liveness_threshold".into(), format!("EER point of {LIVENESS_DEV}").into());
     meta.metrics.insert("dev".into(), dev);
     Ok(())

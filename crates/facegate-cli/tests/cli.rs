@@ -186,8 +186,9 @@ fn recalibrating_the_committed_student_gives_back_its_thresholds() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (old, new) = (std::fs::read(committed("student.fgw")).unwrap(), std::fs::read(&out_file).unwrap());
     let (old_meta, new_meta) = (facegate_nets::weights::read_meta(&old).unwrap(), facegate_nets::weights::read_meta(&new).unwrap());
-    for key in ["liveness", "match"] {
-        let (a, b) = (old_meta.thresholds[key].as_f64().unwrap(), new_meta.thresholds[key].as_f64().unwrap());
+    let (old_t, new_t) = (old_meta.thresholds, new_meta.thresholds);
+    for (key, a, b) in [("liveness", old_t.liveness, new_t.liveness), ("match", old_t.matching, new_t.matching)] {
+        let (a, b) = (a.unwrap(), b.unwrap());
         assert!((a - b).abs() < 2e-3, "{key}: committed {a}, measured now {b}");
     }
     assert_eq!(new_meta.detector(), old_meta.detector());

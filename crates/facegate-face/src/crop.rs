@@ -29,6 +29,14 @@ pub enum CropSpec {
 }
 
 impl CropSpec {
+    /// The crop a weight file's weights read, as every path that measures or ships them cuts it.
+    pub fn of(meta: &facegate_format::WeightsMeta) -> CropSpec {
+        match meta.crop {
+            facegate_format::CropKind::Box => CropSpec::Box { size: meta.input, view: meta.view(), alignment: Alignment::None },
+            facegate_format::CropKind::Aligned => CropSpec::Aligned { size: meta.input, view: meta.view() },
+        }
+    }
+
     pub fn size(&self) -> usize {
         match *self {
             CropSpec::Box { size, .. } | CropSpec::Aligned { size, .. } | CropSpec::Reflected { size, .. } => size,

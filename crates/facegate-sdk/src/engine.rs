@@ -2,7 +2,7 @@
 
 use crate::error::SdkError;
 use crate::template::{Template, average, cosine};
-use facegate_face::{Alignment, Detection, Detector, DetectorConfig, RgbImage, face_crop_view};
+use facegate_face::{Alignment, CropSpec, Detection, Detector, DetectorConfig, RgbImage, face_crop_view};
 use facegate_nets::STUDENT_INPUT;
 use facegate_nets::student::{EMBEDDING, StudentKernels, embed_and_score, score};
 use facegate_nets::weights::{WeightsMeta, file_id};
@@ -121,10 +121,10 @@ impl Engine {
         let graph = GraphModel::host_from_bytes(detector_json, &[detector_bin]).map_err(|e| SdkError::Model(e.to_string()))?;
         let detector = Detector::from_host(graph, DetectorConfig::default())?;
         let (kernels, meta) = StudentKernels::from_file(student).map_err(|e| SdkError::Model(e.to_string()))?;
-        let stored = |k: &str| meta.thresholds.get(k).and_then(|v| v.as_f64()).map(|v| v as f32);
+        let stored = meta.thresholds;
         let thresholds = Thresholds {
-            liveness: stored("liveness").ok_or_else(|| SdkError::Model("student file has no liveness threshold".into()))?,
-            matching: stored("match").ok_or_else(|| SdkError::Model("student file has no match threshold".into()))?,
+            liveness: stored.liveness.ok_or_else(|| SdkError::Model("student file has no liveness threshold".into()))? as f32,
+            matching: stored.matching.ok_or_else(|| SdkError::Model("student file has no match threshold".into()))? as f32,
             min_enroll_frames: 3,
         };
         let model_id = file_id(student);
@@ -208,7 +208,7 @@ impl Engine {
     /// The student's crop of one face, as its file says it was trained and measured. Landmarks
     /// too degenerate to align by (never seen from either detector) fall back to the box.
     fn crop(&self, frame: &RgbImage, face: &Detection) -> Vec<f32> {
-        self.meta.crop_spec().cut(frame, face).unwrap_or_else(|| face_crop_view(frame, face, STUDENT_INPUT, Alignment::None, self.meta.view()))
+        CropSpec::of(&self.meta).cut(frame, face).unwrap_or_else(|| face_crop_view(frame, face, STUDENT_INPUT, Alignment::None, self.meta.view()))
     }
 
     /// The one face a decision is made on: exactly one person in view (bystanders aside).

@@ -3,7 +3,7 @@
 //! the committed student's accuracy is measured by `facegate eval`.
 
 use burn::tensor::Device;
-use facegate_nets::weights::{WeightsMeta, to_bytes};
+use facegate_nets::weights::{StoredThresholds, WeightsMeta, to_bytes};
 use facegate_nets::{STUDENT_ARCH, STUDENT_INPUT, STUDENT_VIEW, Student};
 use facegate_sdk::{Engine, RgbImage, SdkError, Template, Thresholds, frame_from_rgba};
 use facegate_teachers::teachers_dir;
@@ -12,8 +12,7 @@ use std::path::PathBuf;
 fn student_bytes(seed_threshold: f32) -> Vec<u8> {
     let mut meta =
         WeightsMeta { arch: STUDENT_ARCH.into(), input: STUDENT_INPUT, normalisation: "rgb/127.5-1".into(), view: Some(STUDENT_VIEW), ..Default::default() };
-    meta.thresholds.insert("liveness".into(), serde_json::json!(seed_threshold));
-    meta.thresholds.insert("match".into(), serde_json::json!(0.5));
+    meta.thresholds = StoredThresholds { liveness: Some(seed_threshold as f64), matching: Some(0.5) };
     to_bytes(&Student::new(&Device::flex()), &meta)
 }
 
