@@ -80,7 +80,7 @@ pub fn run(args: &LfwArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
     pairs.retain(|p| p.fold < folds);
     let device = burn::tensor::Device::flex();
     let model = FrModel::load(args.model, args.recipe, &device)?;
-    let mut cropper = Cropper::new(&device, args.detector)?;
+    let mut cropper = Cropper::new(args.detector)?;
     let mut images: Vec<PathBuf> = pairs.iter().flat_map(|p| [p.a.clone(), p.b.clone()]).collect();
     images.sort();
     images.dedup();

@@ -135,10 +135,10 @@ pub fn run(args: &PadArgs) -> Result<serde_json::Value, Box<dyn std::error::Erro
     if args.test.is_empty() && args.protocol.is_none() {
         return Err("no test data: give --protocol, --nuaa, --replay, --live or --attack".into());
     }
-    let device = burn::tensor::Device::flex();
+    let _device = burn::tensor::Device::flex();
     // `A+B`: the calibrated fusion of several models (facegate_metrics::fuse).
     let models = args.model.split('+').map(PadModel::load).collect::<Result<Vec<_>, _>>()?;
-    let mut cropper = Cropper::new(&device, args.detector)?;
+    let mut cropper = Cropper::new(args.detector)?;
     let mut dev = if args.dev.is_empty() { Vec::new() } else { args.dev.samples("train")? };
     let test = match (args.protocol, args.split) {
         (Some((file, root)), _) => {

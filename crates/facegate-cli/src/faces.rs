@@ -3,7 +3,7 @@
 use facegate_datasets::{DataError, load_rgb};
 use facegate_face::{CropSpec, Detection, Detector, DetectorConfig, RgbImage, central_face, centred_square, template4};
 use facegate_teachers::teachers_dir;
-use facegate_tfjs::GraphModel;
+use facegate_tfjs::KernelGraph;
 use std::path::Path;
 
 /// The detector for models whose file does not name one (the TF.js teachers, whose baselines
@@ -26,8 +26,8 @@ pub fn detector_for(model: &str, asked: Option<String>) -> Result<String, Box<dy
 
 /// A face detector of the human-models package by name: `blazeface` (256x256) or
 /// `facemesh-detection-short` (128x128), both decoded by [`Detector`].
-pub fn detector(device: &burn::tensor::Device, name: &str) -> Result<Detector, Box<dyn std::error::Error>> {
-    let graph = GraphModel::load(&teachers_dir()?.join(format!("{name}.json")), device)?;
+pub fn detector(name: &str) -> Result<Detector, Box<dyn std::error::Error>> {
+    let graph = KernelGraph::load(&teachers_dir()?.join(format!("{name}.json")))?;
     Ok(Detector::new(graph, DetectorConfig::default())?)
 }
 
@@ -38,8 +38,8 @@ pub struct Cropper {
 }
 
 impl Cropper {
-    pub fn new(device: &burn::tensor::Device, detector_name: &str) -> Result<Self, Box<dyn std::error::Error>> {
-        Ok(Self { detector: detector(device, detector_name)?, missed: Vec::new() })
+    pub fn new(detector_name: &str) -> Result<Self, Box<dyn std::error::Error>> {
+        Ok(Self { detector: detector(detector_name)?, missed: Vec::new() })
     }
 
     /// The dataset subject's crop as `spec` describes it. When the detector finds no face (or

@@ -46,7 +46,7 @@ pub fn run(args: &MinifasArgs, shard: Shard, summary: &Path) -> Result<Value, Bo
     if !todo.is_empty() {
         let spec = crop_spec();
         let base = base_graph()?;
-        let mut cropper = Cropper::new(&burn::tensor::Device::flex(), &args.config.detector)?;
+        let mut cropper = Cropper::new(&args.config.detector)?;
         let mut samples: Vec<(Sample, Split)> = Vec::new();
         for split in [Split::Train, Split::Dev, Split::Test] {
             samples.extend(protocol.samples(&args.data, split)?.into_iter().map(|s| (s, split)));

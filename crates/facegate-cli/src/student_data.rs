@@ -167,7 +167,7 @@ type CutFace = (Record, Vec<u8>, FaceTargets);
 /// Cuts and labels one share of a source on this thread (its own detector: the graph keeps
 /// per-call state).
 fn cut_part(part: &[Sample], detector_name: &str, teachers: &Teachers, done: &AtomicUsize) -> Result<Vec<CutFace>, String> {
-    let det = detector(&burn::tensor::Device::flex(), detector_name).map_err(|e| e.to_string())?;
+    let det = detector(detector_name).map_err(|e| e.to_string())?;
     let specs = [STUDENT_SPEC, teachers.sface.crop_spec(), teachers.pad.crop_spec()];
     let mut out = Vec::with_capacity(part.len());
     for s in part {

@@ -58,7 +58,7 @@ pub fn run(args: &MinifasArgs) -> Result<serde_json::Value, Box<dyn std::error::
     let spec = crop_spec();
     let base = base_graph()?;
     let protocol = CrossCameraSplits::load(&args.splits)?;
-    let mut cropper = Cropper::new(&burn::tensor::Device::flex(), &args.config.detector)?;
+    let mut cropper = Cropper::new(&args.config.detector)?;
     let train_set = cut(&mut cropper, spec, &protocol.samples(&args.data, Split::Train)?, "train", false)?;
     let dev = cut(&mut cropper, spec, &protocol.samples(&args.data, Split::Dev)?, "dev", false)?;
     let extra = extra_live(&mut cropper, spec, args)?;

@@ -36,7 +36,7 @@ pub fn split_cache(name: &str, samples: &[Sample], detector_name: &str) -> Resul
     let cache = match FaceCache::open_matching(&dir, &key, samples, CACHE_SIZE)? {
         Some(c) => c,
         None => {
-            let det = detector(&burn::tensor::Device::flex(), detector_name)?;
+            let det = detector(detector_name)?;
             let mut bar = Progress::new(&format!("cache {name}"), samples.len());
             let mut last = 0;
             let cache = FaceCache::build(&dir, &key, samples, &det, CACHE_SIZE, |i| {

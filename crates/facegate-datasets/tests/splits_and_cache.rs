@@ -1,12 +1,11 @@
 //! Splits cannot leak, and the face cache round-trips without losing what was built.
 
-use burn::tensor::Device;
 use facegate_datasets::cache::FaceCache;
 use facegate_datasets::pad::{Label, Sample};
 use facegate_datasets::splits::{PadSplits, Split};
 use facegate_face::{Detector, DetectorConfig};
 use facegate_teachers::teachers_dir;
-use facegate_tfjs::GraphModel;
+use facegate_tfjs::KernelGraph;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -50,7 +49,7 @@ fn replay_sets_and_nuaa_subjects_do_not_leak() {
 
 #[test]
 fn cache_round_trips_and_survives_a_corrupt_image() {
-    let graph = GraphModel::load(&teachers_dir().unwrap().join("blazeface.json"), &Device::flex()).unwrap();
+    let graph = KernelGraph::load(&teachers_dir().unwrap().join("blazeface.json")).unwrap();
     let detector = Detector::new(graph, DetectorConfig::default()).unwrap();
     let nuaa = splits().nuaa(&data().join("nuaa"), Split::Test).unwrap();
     let samples: Vec<Sample> = vec![nuaa[0].clone(), nuaa.last().unwrap().clone()];

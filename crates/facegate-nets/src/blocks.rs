@@ -4,7 +4,7 @@ use burn::module::{Module, Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor};
-use facegate_kernels::{Activation, ConvKind, Map, Pads};
+use facegate_kernels::Pads;
 
 /// Where a network's first weights come from. Training draws burn's initialisers ([`Fresh`]);
 /// loading a weight file only needs the shapes ([`Shell`]). A build that never names `Fresh`
@@ -66,76 +66,12 @@ impl Layers for Shell {
     }
 }
 
-/// Zero padding on each side of a [`ConvBn`] with this kernel: the output keeps the input's
-/// size at stride 1.
-pub fn conv_pad(kernel: usize) -> usize {
-    kernel / 2
-}
+pub use facegate_runtime::student::{KernelLayer, conv_pad};
 
 #[derive(Module, Debug)]
 pub struct ConvBn {
     conv: Conv2d,
     bn: BatchNorm,
-}
-
-/// A [`ConvBn`] for facegate-kernels, with the zero padding it runs with.
-#[derive(Debug, Clone)]
-pub struct KernelLayer {
-    pub conv: facegate_kernels::Conv2d,
-    pub pads: Pads,
-}
-
-impl KernelLayer {
-    /// A convolution and its (inference) batch norm, as stored (burn's `[out, in / groups,
-    /// kh, kw]` kernel; gamma, beta, running mean and variance), as one layer: the batch norm
-    /// folded into the kernel and a bias (per channel `y = conv(x) * s + t` is
-    /// `conv_{w*s}(x) + t`, four element-wise passes fewer), TF's layout, ReLU6 in the same
-    /// pass. `groups` is 1 (dense) or the channel count (depthwise).
-    #[allow(clippy::too_many_arguments)]
-    pub fn fold(
-        weight: &[f32],
-        [cout, per_group, kh, kw]: [usize; 4],
-        groups: usize,
-        stride: [usize; 2],
-        pads: Pads,
-        bn: &[Vec<f32>; 4],
-        epsilon: f64,
-    ) -> Result<Self, String> {
-        let [gamma, beta, mean, var] = bn;
-        if weight.len() != cout * per_group * kh * kw || bn.iter().any(|v| v.len() != cout) {
-            return Err(format!(
-                "a {cout}x{per_group}x{kh}x{kw} convolution with {} weights and batch norms of {:?}",
-                weight.len(),
-                bn.each_ref().map(Vec::len)
-            ));
-        }
-        let depthwise = groups > 1;
-        if depthwise && (groups != cout || per_group != 1) {
-            return Err(format!("{groups} groups of a {cout}x{per_group} convolution: only dense and depthwise ones are supported"));
-        }
-        let scale: Vec<f32> = gamma.iter().zip(var).map(|(g, v)| g / (v + epsilon as f32).sqrt()).collect();
-        let shift: Vec<f32> = beta.iter().zip(mean).zip(&scale).map(|((b, m), s)| b - m * s).collect();
-        let cin = if depthwise { cout } else { per_group };
-        // burn's [out, in / groups, kh, kw] to TF's [kh, kw, in, out] (depthwise: [kh, kw, c]).
-        let mut tf = vec![0f32; weight.len()];
-        for o in 0..cout {
-            for c in 0..per_group {
-                for y in 0..kh {
-                    for x in 0..kw {
-                        let at = if depthwise { (y * kw + x) * cout + o } else { ((y * kw + x) * cin + c) * cout + o };
-                        tf[at] = weight[((o * per_group + c) * kh + y) * kw + x] * scale[o];
-                    }
-                }
-            }
-        }
-        let kind = if depthwise { ConvKind::Depthwise } else { ConvKind::Dense };
-        let conv = facegate_kernels::Conv2d::new(kind, [kh, kw], stride, cin, cout, tf, Some(shift), Activation::Relu6).map_err(|e| e.0)?;
-        Ok(Self { conv, pads })
-    }
-
-    pub fn run(&self, x: &Map) -> Map {
-        self.conv.run(x, self.pads).expect("layer shapes are fixed by the network that made it")
-    }
 }
 
 impl ConvBn {

@@ -3,10 +3,9 @@
 use crate::error::SdkError;
 use crate::template::{Template, average, cosine};
 use facegate_face::{Alignment, CropSpec, Detection, Detector, DetectorConfig, RgbImage, face_crop_view};
-use facegate_nets::STUDENT_INPUT;
-use facegate_nets::student::{EMBEDDING, StudentKernels, embed_and_score, score};
-use facegate_nets::weights::{WeightsMeta, file_id};
-use facegate_tfjs::GraphModel;
+use facegate_format::{WeightsMeta, file_id};
+use facegate_runtime::student::{EMBEDDING, STUDENT_INPUT, StudentKernels, embed_and_score, score};
+use facegate_runtime::tfjs::KernelGraph;
 use serde::Serialize;
 
 /// Detections at or above this score count as people in view.
@@ -118,8 +117,8 @@ impl Engine {
     /// Builds the engine from the detector graph (model.json + one weight shard) and the
     /// student weight file, all as bytes (the browser build embeds them).
     pub fn from_bytes(detector_json: &[u8], detector_bin: &[u8], student: &[u8]) -> Result<Self, SdkError> {
-        let graph = GraphModel::host_from_bytes(detector_json, &[detector_bin]).map_err(|e| SdkError::Model(e.to_string()))?;
-        let detector = Detector::from_host(graph, DetectorConfig::default())?;
+        let graph = KernelGraph::from_bytes(detector_json, &[detector_bin]).map_err(|e| SdkError::Model(e.to_string()))?;
+        let detector = Detector::new(graph, DetectorConfig::default())?;
         let (kernels, meta) = StudentKernels::from_file(student).map_err(|e| SdkError::Model(e.to_string()))?;
         let stored = meta.thresholds;
         let thresholds = Thresholds {

@@ -6,7 +6,7 @@
 //! they are stored anywhere.
 
 use crate::error::SdkError;
-use facegate_nets::weights::crc32;
+use facegate_format::crc32;
 
 const MAGIC: &[u8; 4] = b"FGTP";
 pub const TEMPLATE_VERSION: u16 = 1;

@@ -5,7 +5,6 @@ use burn::tensor::Device;
 use criterion::{Criterion, criterion_group, criterion_main};
 use facegate_face::{Detector, DetectorConfig, RgbImage};
 use facegate_teachers::{CROP, Recipe, Teacher, teachers_dir};
-use facegate_tfjs::GraphModel;
 use std::hint::black_box;
 
 fn teachers(c: &mut Criterion) {
@@ -17,7 +16,7 @@ fn teachers(c: &mut Criterion) {
         group.bench_function(name, |b| b.iter(|| black_box(t.predict(&[&crop]).unwrap())));
     }
     group.finish();
-    let graph = GraphModel::load(&teachers_dir().unwrap().join("blazeface.json"), &device).unwrap();
+    let graph = facegate_tfjs::KernelGraph::load(&teachers_dir().unwrap().join("blazeface.json")).unwrap();
     let det = Detector::new(graph, DetectorConfig::default()).unwrap();
     let frame = RgbImage::from_rgb(640, 480, (0..640 * 480 * 3).map(|i| ((i * 31) % 251) as u8).collect()).unwrap();
     c.bench_function("blazeface_640x480", |b| b.iter(|| black_box(det.detect(&frame).unwrap())));

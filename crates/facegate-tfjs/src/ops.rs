@@ -1,8 +1,9 @@
 //! Element-wise and layout ops on graph values: TF's NHWC view over burn's NCHW storage.
 
-use crate::graph::{Act, BinOp, Value};
+use crate::graph::Value;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+use facegate_runtime::tfjs::{Act, BinOp};
 
 pub(crate) fn activate<const D: usize>(t: Tensor<D>, act: Act) -> Tensor<D> {
     match act {

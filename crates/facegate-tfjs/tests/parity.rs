@@ -5,7 +5,7 @@
 //! three intermediate layers (a stride-2 SAME conv, a depthwise conv, a flatten or pad).
 
 use burn::tensor::{Device, Tensor, TensorData};
-use facegate_tfjs::GraphModel;
+use facegate_tfjs::{GraphModel, KernelGraph};
 use serde_json::Value as Json;
 use std::path::PathBuf;
 
@@ -65,17 +65,17 @@ fn check_model(name: &str) {
     });
 }
 
-/// The same fixtures through facegate-kernels, loaded from bytes as the browser loads the
-/// detector (no burn tensor made).
-fn check_host(name: &str) {
+/// The same fixtures through facegate-runtime's kernel graph, loaded from bytes as the browser
+/// loads the detector.
+fn check_kernels(name: &str) {
     let dir = models_dir();
     let json = std::fs::read(dir.join(format!("{name}.json"))).unwrap();
     let bin = std::fs::read(dir.join(format!("{name}.bin"))).unwrap();
-    let host = GraphModel::host_from_bytes(&json, &[&bin]).unwrap();
+    let kernels = KernelGraph::from_bytes(&json, &[&bin]).unwrap();
     check_model_with(name, &move |graph, x, hwc, nodes| {
-        assert_eq!(host.output_names(), graph.output_names());
+        assert_eq!(kernels.output_names(), graph.output_names());
         let x = facegate_kernels::Map::new(hwc[0], hwc[1], hwc[2], x).unwrap();
-        host.run(x, nodes).unwrap().into_iter().map(|v| (v.tf_shape(), v.into_tf_vec())).collect()
+        kernels.run(x, nodes).unwrap().into_iter().map(|v| (v.tf_shape(), v.into_tf_vec())).collect()
     });
 }
 
@@ -151,24 +151,23 @@ fn facemesh_detection_short_matches_tfjs() {
 }
 
 #[test]
-fn blazeface_on_the_host_kernels_matches_tfjs() {
-    check_host("blazeface");
+fn blazeface_on_the_kernel_graph_matches_tfjs() {
+    check_kernels("blazeface");
 }
 
 #[test]
-fn facemesh_detection_short_on_the_host_kernels_matches_tfjs() {
-    check_host("facemesh-detection-short");
+fn facemesh_detection_short_on_the_kernel_graph_matches_tfjs() {
+    check_kernels("facemesh-detection-short");
 }
 
-/// Graphs with ops outside the host set are refused when compiled, naming the node.
+/// Graphs with ops outside the kernel set are refused when compiled, naming the node.
 #[test]
-fn the_host_kernels_refuse_a_graph_they_cannot_run() {
-    let graph = GraphModel::load(&models_dir().join("antispoof.json"), &Device::flex()).unwrap();
-    let err = graph.host().unwrap_err().to_string();
-    assert!(err.contains("not supported by the host kernels"), "{err}");
+fn the_kernel_graph_refuses_a_graph_it_cannot_run() {
+    let err = KernelGraph::load(&models_dir().join("antispoof.json")).unwrap_err().to_string();
+    assert!(err.contains("not supported by facegate-kernels") && err.contains("node `"), "{err}");
     let (json, bin) = (std::fs::read(models_dir().join("antispoof.json")).unwrap(), std::fs::read(models_dir().join("antispoof.bin")).unwrap());
-    let err = GraphModel::host_from_bytes(&json, &[&bin]).unwrap_err().to_string();
-    assert!(err.contains("not supported by the host kernels"), "{err}");
+    let err = KernelGraph::from_bytes(&json, &[&bin]).unwrap_err().to_string();
+    assert!(err.contains("not supported by facegate-kernels"), "{err}");
 }
 
 /// The browser embeds models as bytes: loading from memory must give the same graph.

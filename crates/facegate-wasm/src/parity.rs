@@ -1,7 +1,7 @@
 //! Comparing a build's student outputs with the committed reference (tests/fixtures), so the
 //! browser build is checked against the native one on the same crops.
 
-use facegate_nets::STUDENT_INPUT;
+use facegate_runtime::student::STUDENT_INPUT;
 use facegate_sdk::Engine;
 
 /// Raw HWC byte crops, back to the engine's float crops.

@@ -24,7 +24,7 @@ fn the_embedded_detector_is_the_one_the_student_names() {
     if option_env!("FACEGATE_DETECTOR").is_some() {
         return; // a build made to measure another detector, never shipped
     }
-    let meta = facegate_nets::weights::read_meta(&std::fs::read(env!("FACEGATE_STUDENT_FILE")).unwrap()).unwrap();
+    let meta = facegate_format::read_meta(&std::fs::read(env!("FACEGATE_STUDENT_FILE")).unwrap()).unwrap();
     assert_eq!(env!("FACEGATE_DETECTOR_NAME"), meta.detector());
     let stem = std::path::Path::new(env!("FACEGATE_DETECTOR_F32_JSON")).file_stem().unwrap().to_str().unwrap().to_string();
     assert_eq!(stem, meta.detector());

@@ -5,7 +5,7 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use facegate_nets::STUDENT_INPUT;
+use facegate_runtime::student::STUDENT_INPUT;
 use facegate_wasm::Core;
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! Decodes the binary weight shards that the manifest describes.
 
-use crate::error::{Result, TfjsError};
-use crate::manifest::WeightSpec;
+use super::error::{Result, TfjsError};
+use super::manifest::WeightSpec;
 
 /// A decoded constant, kept in TF's own layout until the graph decides how to use it.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +59,7 @@ fn le_f32(raw: &[u8]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Quantization;
+    use crate::tfjs::manifest::Quantization;
 
     fn spec(dtype: &str, q: Option<&str>, shape: Vec<usize>) -> WeightSpec {
         WeightSpec { name: "w".into(), shape, dtype: dtype.into(), quantization: q.map(|d| Quantization { dtype: d.into(), scale: None, min: None }) }

@@ -1,10 +1,10 @@
-//! Which nodes a run evaluates and when each value can go, shared by the burn runner
-//! ([`crate::GraphModel::run`]) and the host one ([`crate::HostGraph::run`]).
+//! Which nodes a run evaluates and when each value can go, shared by the kernel graph
+//! ([`super::KernelGraph::run`]) and training's burn runner (`facegate-tfjs`).
 
-use crate::error::{Result, TfjsError};
+use super::error::{Result, TfjsError};
 use std::collections::HashMap;
 
-pub(crate) struct Schedule {
+pub struct Schedule {
     /// The requested nodes, in request order.
     pub targets: Vec<usize>,
     /// Nodes the targets depend on (themselves included), in the graph's topological order.

@@ -1,0 +1,6 @@
+//! What the browser runs, and nothing it does not: the face detector's TF.js graph on
+//! facegate-kernels, and the student's kernels read from its weight file. No tensor library:
+//! training (on burn) sits on the other side of this crate, so the wasm build cannot link one.
+
+pub mod student;
+pub mod tfjs;

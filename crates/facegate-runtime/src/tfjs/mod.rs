@@ -1,0 +1,15 @@
+//! TensorFlow.js graph models (`model.json` + weight shards): parsed once into a typed graph
+//! ([`TfGraph`]) and run on facegate-kernels ([`KernelGraph`]); training lowers the same
+//! parse to burn in `facegate-tfjs`.
+
+mod error;
+mod ir;
+mod kernel_graph;
+mod manifest;
+pub mod schedule;
+mod weights;
+
+pub use error::{Result, TfjsError};
+pub use ir::{Act, BinOp, ConvSpec, IrNode, IrOp, Padding, TfGraph, reshape_target, same_pad, strided_slice};
+pub use kernel_graph::{KernelGraph, KernelValue};
+pub use weights::ConstData;
