@@ -1,7 +1,7 @@
 //! `facegate eval sessions`: does a person enrolled today get in tomorrow?
 //!
 //! The committed student is run exactly as the browser runs it: through
-//! [`facegate_sdk::Engine`], with the face detector its weight file's header names (read from
+//! [`facegate_engine::Engine`], with the face detector its weight file's header names (read from
 //! the human-models package) and the thresholds stored in the file (unless overridden).
 //!
 //! Protocol (NUAA `ClientRaw`, live camera frames named `ID_glasses_pos_session_picNo.jpg`):
@@ -37,7 +37,7 @@
 //!
 //! Each image goes through the detector and the student once: its liveness score and
 //! embedding are cached (`Engine::face_crop` + `Engine::student_outputs`, the steps `verify`
-//! takes) and the similarity against a template is `facegate_sdk::cosine`, as in `verify`.
+//! takes) and the similarity against a template is `facegate_engine::cosine`, as in `verify`.
 //! A parity check compares the cached figures with `Engine::verify` itself on the first
 //! frames of the genuine log-ins and fails the run on any difference. Enrolment frames go
 //! through `Engine::enroll` itself.
@@ -47,7 +47,7 @@ use crate::progress::Progress;
 use crate::train_student::celeba_split;
 use facegate_datasets::faces::celeba;
 use facegate_datasets::{DataError, is_image, load_rgb};
-use facegate_sdk::{Engine, RgbImage, SdkError, Template, Thresholds, cosine};
+use facegate_engine::{Engine, EngineError, RgbImage, Template, Thresholds, cosine};
 use facegate_teachers::teachers_dir;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -287,7 +287,7 @@ fn enrol(engine: &Engine, frames: &[Frame], idx: &[usize]) -> Result<(Template, 
         let images = picks.iter().map(|&k| load_rgb(&frames[k].path).map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
         match engine.enroll(&images) {
             Ok(t) => return Ok((t, shift)),
-            Err(e @ (SdkError::NotEnoughFrames { .. } | SdkError::NoFrames)) => last = e.to_string(),
+            Err(e @ (EngineError::NotEnoughFrames { .. } | EngineError::NoFrames)) => last = e.to_string(),
             Err(e) => return Err(format!("{}: {e}", frames[picks[0]].path.display())),
         }
     }

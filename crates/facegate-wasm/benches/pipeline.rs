@@ -12,7 +12,7 @@ fn pipeline(c: &mut Criterion) {
     let engine = core.engine();
     let data = std::env::var_os("FACEGATE_DATA").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
     let img = image::open(data.join("nuaa-sequences/live/000.jpg")).expect("nuaa-sequences frame").to_rgb8();
-    let frame = facegate_sdk::RgbImage::from_rgb(img.width() as usize, img.height() as usize, img.into_raw()).unwrap();
+    let frame = facegate_engine::RgbImage::from_rgb(img.width() as usize, img.height() as usize, img.into_raw()).unwrap();
     c.bench_function("analyze_640x480", |b| b.iter(|| black_box(engine.analyze(&frame).unwrap())));
     let crop = engine.face_crop(&frame).unwrap();
     c.bench_function("student_per_face", |b| b.iter(|| black_box(engine.student_outputs(std::slice::from_ref(&crop)))));

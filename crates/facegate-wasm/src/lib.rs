@@ -1,11 +1,11 @@
-//! facegate in the browser: the engine of `facegate-sdk` with the detector and the student
+//! facegate in the browser: the engine of `facegate-engine` with the detector and the student
 //! compiled in, exported to JavaScript through wasm-bindgen. The npm package's JavaScript
 //! (pkg-templates/) wraps this `Core` with frame conversion, template encryption and a worker.
 //!
 //! Every export validates its input and returns a `FaceGateError` (with a stable `code`)
 //! instead of panicking: a Rust panic in wasm is an `unreachable` trap that kills the instance.
 
-use facegate_sdk::{Engine, RgbImage, SdkError, Thresholds, frame_from_rgba};
+use facegate_engine::{Engine, EngineError, RgbImage, Thresholds, frame_from_rgba};
 use js_sys::{Array, Reflect, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -56,7 +56,7 @@ pub fn js_error(code: &str, message: &str) -> JsValue {
     err.into()
 }
 
-fn sdk(e: SdkError) -> JsValue {
+fn engine_error(e: EngineError) -> JsValue {
     js_error(e.code(), &e.to_string())
 }
 
@@ -70,7 +70,7 @@ fn dim(v: u32, what: &str) -> Result<usize, JsValue> {
 
 /// An RGBA buffer and its size, checked, as a frame.
 pub fn frame(rgba: &[u8], width: u32, height: u32) -> Result<RgbImage, JsValue> {
-    frame_from_rgba(dim(width, "width")?, dim(height, "height")?, rgba).map_err(sdk)
+    frame_from_rgba(dim(width, "width")?, dim(height, "height")?, rgba).map_err(engine_error)
 }
 
 /// `{data, width, height}` (ImageData or a plain object) as a frame.
@@ -89,7 +89,7 @@ fn frame_of(obj: &JsValue) -> Result<RgbImage, JsValue> {
         return Err(js_error("BAD_ARGUMENT", "frame `data` must be a Uint8Array or Uint8ClampedArray of RGBA bytes"));
     }
     let bytes = Uint8Array::new(&data).to_vec();
-    frame_from_rgba(width, height, &bytes).map_err(sdk)
+    frame_from_rgba(width, height, &bytes).map_err(engine_error)
 }
 
 #[derive(Serialize)]
@@ -123,7 +123,7 @@ impl Core {
     /// Builds the engine from the embedded models.
     #[wasm_bindgen(constructor)]
     pub fn new() -> Result<Core, JsValue> {
-        Ok(Core { engine: Engine::from_bytes(DETECTOR_JSON, &interleave(DETECTOR_PLANES), STUDENT).map_err(sdk)? })
+        Ok(Core { engine: Engine::from_bytes(DETECTOR_JSON, &interleave(DETECTOR_PLANES), STUDENT).map_err(engine_error)? })
     }
 
     /// Model identity, operating points and the metrics the student reached.
@@ -144,21 +144,21 @@ impl Core {
     /// Faces in an RGBA frame: box, keypoints, liveness, quality hints.
     pub fn analyze(&self, rgba: &[u8], width: u32, height: u32) -> Result<JsValue, JsValue> {
         let frame = frame(rgba, width, height)?;
-        to_js(&self.engine.analyze(&frame).map_err(sdk)?)
+        to_js(&self.engine.analyze(&frame).map_err(engine_error)?)
     }
 
     /// Template bytes (unencrypted; the JavaScript layer encrypts them) from an array of
     /// `{data, width, height}` frames.
     pub fn enroll(&self, frames: Array) -> Result<Vec<u8>, JsValue> {
         let frames = frames.iter().map(|f| frame_of(&f)).collect::<Result<Vec<_>, _>>()?;
-        Ok(self.engine.enroll(&frames).map_err(sdk)?.to_bytes())
+        Ok(self.engine.enroll(&frames).map_err(engine_error)?.to_bytes())
     }
 
     /// `{live, match, similarity, livenessScore, reason, quality}` for the one face in the frame.
     pub fn verify(&self, rgba: &[u8], width: u32, height: u32, template: &[u8]) -> Result<JsValue, JsValue> {
-        let template = self.engine.template(template).map_err(sdk)?;
+        let template = self.engine.template(template).map_err(engine_error)?;
         let frame = frame(rgba, width, height)?;
-        to_js(&self.engine.verify(&frame, &template).map_err(sdk)?)
+        to_js(&self.engine.verify(&frame, &template).map_err(engine_error)?)
     }
 
     pub fn thresholds(&self) -> Result<JsValue, JsValue> {
@@ -188,11 +188,11 @@ impl Core {
         }
         if let Some(v) = field("minEnrollFrames")? {
             if !(v.is_finite() && v.fract() == 0.0 && (0.0..=1e6).contains(&v)) {
-                return Err(sdk(SdkError::BadOption { name: "minEnrollFrames", value: v, range: "1..=64" }));
+                return Err(engine_error(EngineError::BadOption { name: "minEnrollFrames", value: v, range: "1..=64" }));
             }
             t.min_enroll_frames = v as usize;
         }
-        self.engine.set_thresholds(t).map_err(sdk)?;
+        self.engine.set_thresholds(t).map_err(engine_error)?;
         self.thresholds()
     }
 }

@@ -1,8 +1,8 @@
 //! Comparing a build's student outputs with the committed reference (tests/fixtures), so the
 //! browser build is checked against the native one on the same crops.
 
+use facegate_engine::Engine;
 use facegate_runtime::student::STUDENT_INPUT;
-use facegate_sdk::Engine;
 
 /// Raw HWC byte crops, back to the engine's float crops.
 pub fn crops(bytes: &[u8]) -> Vec<Vec<f32>> {

@@ -3,7 +3,7 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use facegate_sdk::{Engine, RgbImage};
+use facegate_engine::{Engine, RgbImage};
 use facegate_wasm::Core;
 
 mod common;

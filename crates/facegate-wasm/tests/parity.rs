@@ -29,7 +29,7 @@ fn native_build_matches_the_reference_outputs() {
                 continue;
             }
             let img = image::open(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display())).to_rgb8();
-            let frame = facegate_sdk::RgbImage::from_rgb(img.width() as usize, img.height() as usize, img.into_raw()).unwrap();
+            let frame = facegate_engine::RgbImage::from_rgb(img.width() as usize, img.height() as usize, img.into_raw()).unwrap();
             if let Ok(crop) = engine.face_crop(&frame) {
                 *n += 1;
                 crops.extend(crop.into_iter().map(|v| v.round().clamp(0.0, 255.0) as u8));

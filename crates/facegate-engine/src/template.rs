@@ -5,7 +5,7 @@
 //! Templates are never images; the JavaScript layer encrypts these bytes (AES-GCM) before
 //! they are stored anywhere.
 
-use crate::error::SdkError;
+use crate::error::EngineError;
 use facegate_format::crc32;
 
 const MAGIC: &[u8; 4] = b"FGTP";
@@ -32,29 +32,29 @@ impl Template {
     }
 
     /// Parses and checks a template for the model `model_id` with `dims` dimensions.
-    pub fn from_bytes(b: &[u8], model_id: u32, dims: usize) -> Result<Self, SdkError> {
+    pub fn from_bytes(b: &[u8], model_id: u32, dims: usize) -> Result<Self, EngineError> {
         if b.len() < 16 || &b[..4] != MAGIC {
-            return Err(SdkError::CorruptTemplate);
+            return Err(EngineError::CorruptTemplate);
         }
         let (body, tail) = b.split_at(b.len() - 4);
         if crc32(body).to_le_bytes() != tail {
-            return Err(SdkError::CorruptTemplate);
+            return Err(EngineError::CorruptTemplate);
         }
         let version = u16::from_le_bytes([b[4], b[5]]);
         if version != TEMPLATE_VERSION {
-            return Err(SdkError::TemplateVersion { found: version, supported: TEMPLATE_VERSION });
+            return Err(EngineError::TemplateVersion { found: version, supported: TEMPLATE_VERSION });
         }
         let found = u32::from_le_bytes([b[6], b[7], b[8], b[9]]);
         if found != model_id {
-            return Err(SdkError::ForeignTemplate { found, expected: model_id });
+            return Err(EngineError::ForeignTemplate { found, expected: model_id });
         }
         let n = u16::from_le_bytes([b[10], b[11]]) as usize;
         if n != dims || body.len() != 12 + 4 * n {
-            return Err(SdkError::CorruptTemplate);
+            return Err(EngineError::CorruptTemplate);
         }
         let embedding: Vec<f32> = body[12..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         if embedding.iter().any(|v| !v.is_finite()) {
-            return Err(SdkError::CorruptTemplate);
+            return Err(EngineError::CorruptTemplate);
         }
         Ok(Self { model_id, embedding })
     }

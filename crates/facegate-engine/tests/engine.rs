@@ -3,9 +3,9 @@
 //! the committed student's accuracy is measured by `facegate eval`.
 
 use burn::tensor::Device;
+use facegate_engine::{Engine, EngineError, RgbImage, Template, Thresholds, frame_from_rgba};
 use facegate_nets::weights::{StoredThresholds, WeightsMeta, to_bytes};
 use facegate_nets::{STUDENT_ARCH, STUDENT_INPUT, STUDENT_VIEW, Student};
-use facegate_sdk::{Engine, RgbImage, SdkError, Template, Thresholds, frame_from_rgba};
 use facegate_teachers::teachers_dir;
 use std::path::PathBuf;
 
@@ -69,7 +69,7 @@ fn bad_frames_get_typed_errors_and_the_engine_keeps_working() {
 /// `sees_far`: the detector finds faces far behind the user (BlazeFace's full range; the
 /// short-range one is made for faces within arm's length and does not report them).
 fn bad_frames_with(e: &Engine, sees_far: bool) {
-    let code = |r: Result<RgbImage, SdkError>| r.unwrap_err().code();
+    let code = |r: Result<RgbImage, EngineError>| r.unwrap_err().code();
     assert_eq!(code(frame_from_rgba(4, 4, &[0; 10])), "BAD_BUFFER_SIZE");
     assert_eq!(code(frame_from_rgba(0, 0, &[])), "EMPTY_IMAGE");
     assert_eq!(code(frame_from_rgba(100_000, 100_000, &[])), "IMAGE_TOO_LARGE");

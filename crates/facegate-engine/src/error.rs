@@ -1,7 +1,7 @@
 /// Every way a call can fail. Each variant has a stable `code()` that JavaScript callers can
 /// switch on; none of them changes the engine's state.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum SdkError {
+pub enum EngineError {
     #[error("{0}")]
     Frame(#[from] facegate_face::FaceError),
     #[error("the frame list is empty")]
@@ -20,23 +20,23 @@ pub enum SdkError {
     Model(String),
 }
 
-impl SdkError {
+impl EngineError {
     pub fn code(&self) -> &'static str {
         use facegate_face::FaceError as F;
         match self {
-            SdkError::Frame(F::BufferSize { .. }) => "BAD_BUFFER_SIZE",
-            SdkError::Frame(F::EmptyImage { .. }) => "EMPTY_IMAGE",
-            SdkError::Frame(F::ImageTooLarge { .. }) => "IMAGE_TOO_LARGE",
-            SdkError::Frame(F::NonFinite) => "NON_FINITE",
-            SdkError::Frame(F::NoFace) => "NO_FACE",
-            SdkError::Frame(F::SeveralFaces { .. }) => "SEVERAL_FACES",
-            SdkError::Frame(F::Model(_)) | SdkError::Model(_) => "MODEL",
-            SdkError::NoFrames => "NO_FRAMES",
-            SdkError::NotEnoughFrames { .. } => "NOT_ENOUGH_FRAMES",
-            SdkError::CorruptTemplate => "CORRUPT_TEMPLATE",
-            SdkError::TemplateVersion { .. } => "TEMPLATE_VERSION",
-            SdkError::ForeignTemplate { .. } => "FOREIGN_TEMPLATE",
-            SdkError::BadOption { .. } => "BAD_OPTION",
+            EngineError::Frame(F::BufferSize { .. }) => "BAD_BUFFER_SIZE",
+            EngineError::Frame(F::EmptyImage { .. }) => "EMPTY_IMAGE",
+            EngineError::Frame(F::ImageTooLarge { .. }) => "IMAGE_TOO_LARGE",
+            EngineError::Frame(F::NonFinite) => "NON_FINITE",
+            EngineError::Frame(F::NoFace) => "NO_FACE",
+            EngineError::Frame(F::SeveralFaces { .. }) => "SEVERAL_FACES",
+            EngineError::Frame(F::Model(_)) | EngineError::Model(_) => "MODEL",
+            EngineError::NoFrames => "NO_FRAMES",
+            EngineError::NotEnoughFrames { .. } => "NOT_ENOUGH_FRAMES",
+            EngineError::CorruptTemplate => "CORRUPT_TEMPLATE",
+            EngineError::TemplateVersion { .. } => "TEMPLATE_VERSION",
+            EngineError::ForeignTemplate { .. } => "FOREIGN_TEMPLATE",
+            EngineError::BadOption { .. } => "BAD_OPTION",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! frame -> detect -> crop -> student -> decision, the one path every call takes.
 
-use crate::error::SdkError;
+use crate::error::EngineError;
 use crate::template::{Template, average, cosine};
 use facegate_face::{Alignment, CropSpec, Detection, Detector, DetectorConfig, RgbImage, face_crop_view};
 use facegate_format::{WeightsMeta, file_id};
@@ -25,15 +25,15 @@ pub struct Thresholds {
 }
 
 impl Thresholds {
-    pub fn check(&self) -> Result<(), SdkError> {
+    pub fn check(&self) -> Result<(), EngineError> {
         let unit =
-            |name, v: f32, range| if v.is_finite() && (0.0..=1.0).contains(&v) { Ok(()) } else { Err(SdkError::BadOption { name, value: v as f64, range }) };
+            |name, v: f32, range| if v.is_finite() && (0.0..=1.0).contains(&v) { Ok(()) } else { Err(EngineError::BadOption { name, value: v as f64, range }) };
         unit("liveness", self.liveness, "0..=1")?;
         if !(self.matching.is_finite() && (-1.0..=1.0).contains(&self.matching)) {
-            return Err(SdkError::BadOption { name: "matching", value: self.matching as f64, range: "-1..=1" });
+            return Err(EngineError::BadOption { name: "matching", value: self.matching as f64, range: "-1..=1" });
         }
         if !(1..=64).contains(&self.min_enroll_frames) {
-            return Err(SdkError::BadOption { name: "minEnrollFrames", value: self.min_enroll_frames as f64, range: "1..=64" });
+            return Err(EngineError::BadOption { name: "minEnrollFrames", value: self.min_enroll_frames as f64, range: "1..=64" });
         }
         Ok(())
     }
@@ -109,21 +109,21 @@ pub struct Engine {
 }
 
 /// An RGBA buffer (canvas `ImageData` layout) as a frame, checked for size and limits.
-pub fn frame_from_rgba(width: usize, height: usize, rgba: &[u8]) -> Result<RgbImage, SdkError> {
+pub fn frame_from_rgba(width: usize, height: usize, rgba: &[u8]) -> Result<RgbImage, EngineError> {
     Ok(RgbImage::from_rgba(width, height, rgba)?)
 }
 
 impl Engine {
     /// Builds the engine from the detector graph (model.json + one weight shard) and the
     /// student weight file, all as bytes (the browser build embeds them).
-    pub fn from_bytes(detector_json: &[u8], detector_bin: &[u8], student: &[u8]) -> Result<Self, SdkError> {
-        let graph = KernelGraph::from_bytes(detector_json, &[detector_bin]).map_err(|e| SdkError::Model(e.to_string()))?;
+    pub fn from_bytes(detector_json: &[u8], detector_bin: &[u8], student: &[u8]) -> Result<Self, EngineError> {
+        let graph = KernelGraph::from_bytes(detector_json, &[detector_bin]).map_err(|e| EngineError::Model(e.to_string()))?;
         let detector = Detector::new(graph, DetectorConfig::default())?;
-        let (kernels, meta) = StudentKernels::from_file(student).map_err(|e| SdkError::Model(e.to_string()))?;
+        let (kernels, meta) = StudentKernels::from_file(student).map_err(|e| EngineError::Model(e.to_string()))?;
         let stored = meta.thresholds;
         let thresholds = Thresholds {
-            liveness: stored.liveness.ok_or_else(|| SdkError::Model("student file has no liveness threshold".into()))? as f32,
-            matching: stored.matching.ok_or_else(|| SdkError::Model("student file has no match threshold".into()))? as f32,
+            liveness: stored.liveness.ok_or_else(|| EngineError::Model("student file has no liveness threshold".into()))? as f32,
+            matching: stored.matching.ok_or_else(|| EngineError::Model("student file has no match threshold".into()))? as f32,
             min_enroll_frames: 3,
         };
         let model_id = file_id(student);
@@ -144,7 +144,7 @@ impl Engine {
     }
 
     /// Replaces the operating points; invalid values are refused and the old ones kept.
-    pub fn set_thresholds(&mut self, t: Thresholds) -> Result<(), SdkError> {
+    pub fn set_thresholds(&mut self, t: Thresholds) -> Result<(), EngineError> {
         t.check()?;
         self.thresholds = t;
         Ok(())
@@ -158,14 +158,14 @@ impl Engine {
 
     /// Every detected face, the most confident first; the confident ones (up to
     /// MAX_SCORED_FACES) carry a liveness score. No embedding: nobody is matched here.
-    pub fn analyze(&self, frame: &RgbImage) -> Result<Vec<Face>, SdkError> {
+    pub fn analyze(&self, frame: &RgbImage) -> Result<Vec<Face>, EngineError> {
         let detections = self.detector.detect(frame)?;
         self.faces(frame, &detections, None)
     }
 
     /// The faces of `detections`; `embed`, if scored, also gets its embedding (the only
     /// face that pays for the student's mirror pass).
-    fn faces(&self, frame: &RgbImage, detections: &[Detection], embed: Option<&Detection>) -> Result<Vec<Face>, SdkError> {
+    fn faces(&self, frame: &RgbImage, detections: &[Detection], embed: Option<&Detection>) -> Result<Vec<Face>, EngineError> {
         // People first, so the face a decision is made on is always scored.
         let people = facegate_face::people(detections, PERSON_SCORE);
         let bystanders = detections.iter().filter(|d| d.score >= PERSON_SCORE && !people.iter().any(|p| std::ptr::eq(*p, *d)));
@@ -198,7 +198,7 @@ impl Engine {
     }
 
     /// The student's crop of the one person in view (HWC 0..255).
-    pub fn face_crop(&self, frame: &RgbImage) -> Result<Vec<f32>, SdkError> {
+    pub fn face_crop(&self, frame: &RgbImage) -> Result<Vec<f32>, EngineError> {
         let detections = self.detector.detect(frame)?;
         let face = facegate_face::single_face(&detections, PERSON_SCORE)?;
         Ok(self.crop(frame, face))
@@ -211,7 +211,7 @@ impl Engine {
     }
 
     /// The one face a decision is made on: exactly one person in view (bystanders aside).
-    fn single(&self, frame: &RgbImage) -> Result<Face, SdkError> {
+    fn single(&self, frame: &RgbImage) -> Result<Face, EngineError> {
         let detections = self.detector.detect(frame)?;
         let face = facegate_face::single_face(&detections, PERSON_SCORE)?;
         let k = detections.iter().position(|d| std::ptr::eq(d, face)).expect("a face of these detections");
@@ -219,9 +219,9 @@ impl Engine {
     }
 
     /// A template from the usable frames: one live, well-placed face each.
-    pub fn enroll(&self, frames: &[RgbImage]) -> Result<Template, SdkError> {
+    pub fn enroll(&self, frames: &[RgbImage]) -> Result<Template, EngineError> {
         if frames.is_empty() {
-            return Err(SdkError::NoFrames);
+            return Err(EngineError::NoFrames);
         }
         let mut good = Vec::new();
         let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();
@@ -242,20 +242,20 @@ impl Engine {
         }
         if good.len() < self.thresholds.min_enroll_frames {
             let reasons = reasons.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ");
-            return Err(SdkError::NotEnoughFrames { good: good.len(), total: frames.len(), needed: self.thresholds.min_enroll_frames, reasons });
+            return Err(EngineError::NotEnoughFrames { good: good.len(), total: frames.len(), needed: self.thresholds.min_enroll_frames, reasons });
         }
         Ok(Template { model_id: self.model_id, embedding: average(&good) })
     }
 
     /// Parses template bytes made by this model.
-    pub fn template(&self, bytes: &[u8]) -> Result<Template, SdkError> {
+    pub fn template(&self, bytes: &[u8]) -> Result<Template, EngineError> {
         Template::from_bytes(bytes, self.model_id, EMBEDDING)
     }
 
     /// Is the one face in `frame` live, and is it the enrolled person?
-    pub fn verify(&self, frame: &RgbImage, template: &Template) -> Result<Verification, SdkError> {
+    pub fn verify(&self, frame: &RgbImage, template: &Template) -> Result<Verification, EngineError> {
         if template.model_id != self.model_id {
-            return Err(SdkError::ForeignTemplate { found: template.model_id, expected: self.model_id });
+            return Err(EngineError::ForeignTemplate { found: template.model_id, expected: self.model_id });
         }
         let face = self.single(frame)?;
         let liveness_score = face.liveness_score.unwrap_or(0.0);
