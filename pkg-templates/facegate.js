@@ -146,16 +146,12 @@ function associatedData(userId, modelId) {
   return new TextEncoder().encode(JSON.stringify([TEMPLATE_MAGIC, modelId, self.location.origin, userId]));
 }
 
-/** The decision of one or several verifications of one person: mean liveness and mean
- * similarity against the operating points, so one odd frame neither lets a photo in nor
- * locks the user out. */
-function decide(results, thresholds, debug) {
-  const mean = (k) => results.reduce((s, r) => s + r[k], 0) / results.length;
-  const liveness = mean('livenessScore');
-  const similarity = mean('similarity');
-  const reason = liveness < thresholds.liveness ? 'notLive' : similarity < thresholds.matching ? 'noMatch' : 'ok';
-  const out = { decision: reason === 'ok' ? 'accept' : 'refuse', reason, frames: results.length };
-  if (debug) out.scores = { liveness, similarity };
+/** The answer for one or several verifications of one person, decided by the engine's rule
+ * (mean liveness and mean similarity against the operating points, so one odd frame neither
+ * lets a photo in nor locks the user out): a decision, with the mean scores only in debug. */
+function answer(d, debug) {
+  const out = { decision: d.accept ? 'accept' : 'refuse', reason: d.reason, frames: d.frames };
+  if (debug) out.scores = { liveness: d.liveness, similarity: d.similarity };
   return out;
 }
 
@@ -333,7 +329,8 @@ export class FaceGate {
       }
     }
     if (results.length === 0) throw skipped;
-    return decide(results, this.thresholds, this.#options.debug);
+    const scores = (k) => Float32Array.from(results, (r) => r[k]);
+    return answer(this.#call((c) => c.decide(scores('livenessScore'), scores('similarity'))), this.#options.debug);
   }
 
   /** Frees the engine; later calls raise DISPOSED. */

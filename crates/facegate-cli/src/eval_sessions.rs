@@ -15,7 +15,8 @@
 //!    reported as failed and makes no log-ins. One template per (S, A), used for every B.
 //! 3. Genuine log-ins, for each ordered pair of different sessions (A, B): the frames of
 //!    (S, B), sorted by picture number, cut into consecutive non-overlapping groups of 5 (a
-//!    last short group is dropped). As `www/app.js` decides: a log-in is accepted when the
+//!    last short group is dropped). As the engine decides (`Thresholds::decide`, which the npm
+//!    package's `verify` calls): a log-in is accepted when the
 //!    mean liveness score of its 5 verifications reaches the liveness threshold and their
 //!    mean similarity reaches the matching threshold; otherwise it is refused as not live
 //!    (checked first, as the page does) or as not matching. A frame on which `verify` fails
@@ -53,7 +54,8 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-/// Frames per enrolment and per log-in, as `www/app.js` takes them.
+/// Frames per enrolment and per log-in, as the npm package's sessions take them (`SESSION` in
+/// `pkg-templates/session.js`).
 pub const ENROL_FRAMES: usize = 5;
 pub const LOGIN_FRAMES: usize = 5;
 /// Impostor log-in groups per other subject (at most).
@@ -205,34 +207,28 @@ fn summary(v: &[f32]) -> Value {
     json!({ "p10": q(0.1), "median": q(0.5), "p90": q(0.9) })
 }
 
-/// One log-in of `group` against `template`, decided as `www/app.js` decides.
+/// One log-in of `group` against `template`, decided by the engine's rule
+/// ([`Thresholds::decide`]), as the npm package's `verify` decides.
 fn login(group: &[usize], probes: &HashMap<usize, Probe>, template: &Template, t: &Thresholds, tally: &mut Tally) {
     tally.attempts += 1;
-    let (mut live, mut sim) = (0f64, 0f64);
+    let mut frames = Vec::with_capacity(group.len());
     for k in group {
         match &probes[k] {
-            Probe::Face { liveness, embedding } => {
-                live += *liveness as f64;
-                sim += cosine(embedding, &template.embedding) as f64;
-            }
+            Probe::Face { liveness, embedding } => frames.push((*liveness, cosine(embedding, &template.embedding))),
             Probe::Refused(_) => {
                 tally.no_face += 1;
                 return;
             }
         }
     }
-    let n = group.len() as f64;
-    let (live, sim) = (live / n, sim / n);
-    tally.sims.push(sim as f32);
-    tally.lives.push(live as f32);
-    let similar = sim >= t.matching as f64;
-    tally.similar += similar as usize;
-    if live < t.liveness as f64 {
-        tally.not_live += 1;
-    } else if !similar {
-        tally.no_match += 1;
-    } else {
-        tally.accepted += 1;
+    let d = t.decide(&frames).expect("a group has frames, and the student's scores are finite");
+    tally.sims.push(d.similarity as f32);
+    tally.lives.push(d.liveness as f32);
+    tally.similar += d.matched as usize;
+    match d.reason {
+        "notLive" => tally.not_live += 1,
+        "noMatch" => tally.no_match += 1,
+        _ => tally.accepted += 1,
     }
 }
 
@@ -450,7 +446,7 @@ pub fn run(args: &SessionsArgs) -> Result<Value, Box<dyn std::error::Error>> {
         "protocol": {
             "data": args.nuaa.join("ClientRaw").display().to_string(),
             "enrolment": format!("Engine::enroll on {ENROL_FRAMES} frames of (subject, session A) spread evenly in picture order; refused -> every frame moved on by one; one template per (subject, session)"),
-            "genuine": format!("frames of (subject, session B != A) in picture order, consecutive groups of {LOGIN_FRAMES}; accepted when mean liveness >= liveness threshold and mean similarity >= matching threshold (www/app.js); a frame verify refuses (no face, several faces) refuses the attempt"),
+            "genuine": format!("frames of (subject, session B != A) in picture order, consecutive groups of {LOGIN_FRAMES}; accepted when mean liveness >= liveness threshold and mean similarity >= matching threshold (Thresholds::decide in facegate-engine, as the npm package's verify); a frame verify refuses (no face, several faces) refuses the attempt"),
             "impostor": format!("every template against every other subject's frames (any session), groups of {LOGIN_FRAMES} within a session, at most {impostor_cap} per subject spread evenly"),
             "max_groups": args.max_groups,
             "celeba": "held-out CelebA identities (every 10th in name order); one embedding per image as verify computes it; all same-identity pairs genuine, all others impostor; TAR/FMR at the matching threshold",

@@ -37,6 +37,46 @@ impl Thresholds {
         }
         Ok(())
     }
+
+    /// The decision on one person's frames, each a (P(live), similarity) pair: their mean
+    /// liveness and mean similarity against the operating points, so one odd frame neither
+    /// lets a photo in nor locks the user out. The one rule for a log-in: [`Engine::verify`]
+    /// (one frame), the npm package's `verify` (several) and `facegate eval sessions` use it.
+    pub fn decide(&self, frames: &[(f32, f32)]) -> Result<Decision, EngineError> {
+        if frames.is_empty() {
+            return Err(EngineError::NoFrames);
+        }
+        if let Some((l, s)) = frames.iter().find(|(l, s)| !(l.is_finite() && s.is_finite())) {
+            return Err(EngineError::BadScores(format!("P(live) {l} and similarity {s}: scores are finite numbers")));
+        }
+        let n = frames.len() as f64;
+        let liveness = frames.iter().map(|f| f.0 as f64).sum::<f64>() / n;
+        let similarity = frames.iter().map(|f| f.1 as f64).sum::<f64>() / n;
+        let (live, matched) = (liveness >= self.liveness as f64, similarity >= self.matching as f64);
+        let reason = if !live {
+            "notLive"
+        } else if !matched {
+            "noMatch"
+        } else {
+            "ok"
+        };
+        Ok(Decision { accept: live && matched, reason, live, matched, liveness, similarity, frames: frames.len() })
+    }
+}
+
+/// What [`Thresholds::decide`] answers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Decision {
+    pub accept: bool,
+    /// "ok", "notLive", "noMatch".
+    pub reason: &'static str,
+    /// The mean P(live) reached the liveness threshold.
+    pub live: bool,
+    /// The mean similarity reached the matching threshold (whatever the liveness).
+    pub matched: bool,
+    pub liveness: f64,
+    pub similarity: f64,
+    pub frames: usize,
 }
 
 /// Hints for guiding the person in front of the camera.
@@ -260,16 +300,8 @@ impl Engine {
         let face = self.single(frame)?;
         let liveness_score = face.liveness_score.unwrap_or(0.0);
         let similarity = cosine(face.embedding.as_deref().unwrap_or(&[]), &template.embedding);
-        let live = liveness_score >= self.thresholds.liveness;
-        let matched = similarity >= self.thresholds.matching;
-        let reason = if !live {
-            "notLive"
-        } else if !matched {
-            "noMatch"
-        } else {
-            "ok"
-        };
-        Ok(Verification { live, matched: live && matched, similarity, liveness_score, reason, quality: face.quality })
+        let d = self.thresholds.decide(&[(liveness_score, similarity)])?;
+        Ok(Verification { live: d.live, matched: d.accept, similarity, liveness_score, reason: d.reason, quality: face.quality })
     }
 }
 
@@ -303,4 +335,35 @@ fn mean_luma(frame: &RgbImage, b: [f64; 4]) -> f64 {
         }
     }
     if n == 0 { 0.0 } else { sum / n as f64 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Thresholds = Thresholds { liveness: 0.6, matching: 0.7, min_enroll_frames: 3 };
+
+    /// The means decide, liveness first: one odd frame neither lets a photo in nor locks the
+    /// user out.
+    #[test]
+    fn a_log_in_is_decided_on_the_mean_scores() {
+        let d = T.decide(&[(0.9, 0.8), (0.5, 0.75), (0.9, 0.6)]).unwrap();
+        assert_eq!((d.accept, d.reason, d.frames), (true, "ok", 3), "{d:?}");
+        assert!((d.liveness - 0.7666).abs() < 1e-3 && (d.similarity - 0.7166).abs() < 1e-3, "{d:?}");
+        let photo = T.decide(&[(0.2, 0.9), (0.3, 0.95)]).unwrap();
+        assert_eq!((photo.accept, photo.reason, photo.live, photo.matched), (false, "notLive", false, true));
+        let stranger = T.decide(&[(0.9, 0.2)]).unwrap();
+        assert_eq!((stranger.accept, stranger.reason, stranger.live, stranger.matched), (false, "noMatch", true, false));
+        // A mean exactly at the thresholds passes, as a single frame at them does.
+        assert!(T.decide(&[(0.6, 0.7)]).unwrap().accept);
+    }
+
+    #[test]
+    fn nothing_or_non_finite_scores_are_refused() {
+        assert_eq!(T.decide(&[]).unwrap_err(), EngineError::NoFrames);
+        for bad in [(f32::NAN, 0.8), (0.9, f32::INFINITY)] {
+            let e = T.decide(&[(0.9, 0.8), bad]).unwrap_err();
+            assert_eq!(e.code(), "BAD_ARGUMENT", "{e}");
+        }
+    }
 }

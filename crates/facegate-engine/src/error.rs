@@ -18,6 +18,8 @@ pub enum EngineError {
     BadOption { name: &'static str, value: f64, range: &'static str },
     #[error("model: {0}")]
     Model(String),
+    #[error("scores to decide on: {0}")]
+    BadScores(String),
 }
 
 impl EngineError {
@@ -37,6 +39,7 @@ impl EngineError {
             EngineError::TemplateVersion { .. } => "TEMPLATE_VERSION",
             EngineError::ForeignTemplate { .. } => "FOREIGN_TEMPLATE",
             EngineError::BadOption { .. } => "BAD_OPTION",
+            EngineError::BadScores(_) => "BAD_ARGUMENT",
         }
     }
 }

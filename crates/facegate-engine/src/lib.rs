@@ -6,7 +6,7 @@ mod engine;
 mod error;
 mod template;
 
-pub use engine::{Engine, Face, MAX_SCORED_FACES, PERSON_SCORE, Quality, Thresholds, Verification, frame_from_rgba};
+pub use engine::{Decision, Engine, Face, MAX_SCORED_FACES, PERSON_SCORE, Quality, Thresholds, Verification, frame_from_rgba};
 pub use error::EngineError;
 pub use facegate_face::RgbImage;
 pub use template::{TEMPLATE_VERSION, Template, average, cosine};

@@ -161,6 +161,17 @@ impl Core {
         to_js(&self.engine.verify(&frame, &template).map_err(engine_error)?)
     }
 
+    /// The log-in decision on several verifications of one person (their P(live) and
+    /// similarity, index for index), by the engine's rule: `{accept, reason, live, matched,
+    /// liveness, similarity, frames}` with the mean scores.
+    pub fn decide(&self, liveness: &[f32], similarity: &[f32]) -> Result<JsValue, JsValue> {
+        if liveness.len() != similarity.len() {
+            return Err(js_error("BAD_ARGUMENT", &format!("{} liveness scores and {} similarities", liveness.len(), similarity.len())));
+        }
+        let frames: Vec<(f32, f32)> = liveness.iter().copied().zip(similarity.iter().copied()).collect();
+        to_js(&self.engine.thresholds().decide(&frames).map_err(engine_error)?)
+    }
+
     pub fn thresholds(&self) -> Result<JsValue, JsValue> {
         to_js(&self.engine.thresholds())
     }

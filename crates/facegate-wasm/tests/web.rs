@@ -55,6 +55,11 @@ fn bad_input_is_a_typed_error_and_the_instance_survives() {
     assert_eq!(code(core.set_thresholds(nan.into()).unwrap_err()), "BAD_OPTION");
     assert_eq!(code(core.set_thresholds(JsValue::from_str("strict")).unwrap_err()), "BAD_OPTION");
     assert_eq!(js_sys::JSON::stringify(&core.thresholds().unwrap()).unwrap(), js_sys::JSON::stringify(&before).unwrap());
+    assert_eq!(code(core.decide(&[], &[]).unwrap_err()), "NO_FRAMES");
+    assert_eq!(code(core.decide(&[0.9], &[0.8, 0.7]).unwrap_err()), "BAD_ARGUMENT");
+    assert_eq!(code(core.decide(&[0.9, f32::NAN], &[0.8, 0.7]).unwrap_err()), "BAD_ARGUMENT");
+    let sure = core.decide(&[1.0, 1.0], &[1.0, 1.0]).unwrap();
+    assert_eq!(Reflect::get(&sure, &"reason".into()).unwrap().as_string().as_deref(), Some("ok"));
     // Still working: a grey frame has no face, and says so without an error.
     let faces: Array = core.analyze(&grey, 64, 48).unwrap().into();
     assert!(faces.iter().all(|f| Reflect::get(&f, &"detectorScore".into()).unwrap().as_f64().unwrap() < 0.5));
