@@ -13,7 +13,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 use facegate_runtime::tfjs::schedule::Schedule;
-use facegate_runtime::tfjs::{Act, BinOp, ConstData, IrOp, Padding, Result, TfGraph, TfjsError, reshape_target, same_pad, strided_slice};
+use facegate_runtime::tfjs::{Act, ConstData, IrOp, Padding, Result, TfGraph, TfjsError, reshape_target, same_pad, strided_slice};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -82,10 +82,9 @@ impl Value {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum Op {
-    Input,
+    /// An op with no weights, run as the parse has it.
+    Plain(IrOp),
     Const(Value),
-    /// Only feeds the weights of another op; never evaluated.
-    Folded,
     Conv {
         burn: BurnConv,
         kernel: [usize; 2],
@@ -100,30 +99,6 @@ enum Op {
         bias: Option<Tensor<1>>,
         act: Act,
     },
-    Binary(BinOp),
-    Relu,
-    Relu6,
-    Sigmoid,
-    Identity,
-    Softmax,
-    Mean {
-        keep_dims: bool,
-    },
-    MaxPool {
-        kernel: [usize; 2],
-        stride: [usize; 2],
-        padding: Padding,
-    },
-    Reshape,
-    Pad,
-    Concat,
-    Shape,
-    StridedSlice {
-        shrink: i64,
-        begin_mask: i64,
-        end_mask: i64,
-    },
-    Pack,
 }
 
 #[derive(Debug, Clone)]
@@ -177,8 +152,6 @@ impl GraphModel {
             .into_iter()
             .map(|n| {
                 let op = match n.op {
-                    IrOp::Input => Op::Input,
-                    IrOp::Folded => Op::Folded,
                     IrOp::Const(c) => Op::Const(const_value(c, device)),
                     IrOp::Conv(spec) => {
                         let groups = spec.groups();
@@ -204,20 +177,7 @@ impl GraphModel {
                         }
                         Op::MatMul { weight, bias: bias.map(|b| rank1(b, device)), act }
                     }
-                    IrOp::Binary(op) => Op::Binary(op),
-                    IrOp::Relu => Op::Relu,
-                    IrOp::Relu6 => Op::Relu6,
-                    IrOp::Sigmoid => Op::Sigmoid,
-                    IrOp::Identity => Op::Identity,
-                    IrOp::Softmax => Op::Softmax,
-                    IrOp::Mean { keep_dims } => Op::Mean { keep_dims },
-                    IrOp::MaxPool { kernel, stride, padding } => Op::MaxPool { kernel, stride, padding },
-                    IrOp::Reshape => Op::Reshape,
-                    IrOp::Pad => Op::Pad,
-                    IrOp::Concat => Op::Concat,
-                    IrOp::Shape => Op::Shape,
-                    IrOp::StridedSlice { shrink, begin_mask, end_mask } => Op::StridedSlice { shrink, begin_mask, end_mask },
-                    IrOp::Pack => Op::Pack,
+                    plain => Op::Plain(plain),
                 };
                 Node { name: n.name, tf_op: n.tf_op, op, inputs: n.inputs }
             })
@@ -305,7 +265,8 @@ impl GraphModel {
         // Takes input i: each input is read once, so it can be moved out.
         let mut arg = |i: usize| args.get_mut(i).map(|v| std::mem::replace(v, Value::Scalar(0.0))).ok_or_else(|| format!("missing input {i}"));
         Ok(match &node.op {
-            Op::Input | Op::Folded => unreachable!("not evaluated"),
+            Op::Plain(IrOp::Input | IrOp::Folded) => unreachable!("not evaluated"),
+            Op::Plain(IrOp::Const(_) | IrOp::Conv(_) | IrOp::MatMul { .. }) => unreachable!("lowered with their weights"),
             Op::Const(v) => v.clone(),
             Op::Conv { burn, kernel, stride, dilation, padding, groups, act, .. } => {
                 let BurnConv { weight, stem, bias } = burn;
@@ -331,18 +292,20 @@ impl GraphModel {
                 }
                 Value::F2(activate(y, *act))
             }
-            Op::Binary(op) => binary(*op, arg(0)?, arg(1)?)?,
-            Op::Relu => map_float(arg(0)?, relu, relu, relu, relu)?,
-            Op::Relu6 => map_float(arg(0)?, |t| relu(t).clamp_max(6.0), |t| relu(t).clamp_max(6.0), |t| relu(t).clamp_max(6.0), |t| relu(t).clamp_max(6.0))?,
-            Op::Sigmoid => map_float(arg(0)?, sigmoid, sigmoid, sigmoid, sigmoid)?,
-            Op::Identity => arg(0)?,
-            Op::Softmax => match arg(0)? {
+            Op::Plain(IrOp::Binary(op)) => binary(*op, arg(0)?, arg(1)?)?,
+            Op::Plain(IrOp::Relu) => map_float(arg(0)?, relu, relu, relu, relu)?,
+            Op::Plain(IrOp::Relu6) => {
+                map_float(arg(0)?, |t| relu(t).clamp_max(6.0), |t| relu(t).clamp_max(6.0), |t| relu(t).clamp_max(6.0), |t| relu(t).clamp_max(6.0))?
+            }
+            Op::Plain(IrOp::Sigmoid) => map_float(arg(0)?, sigmoid, sigmoid, sigmoid, sigmoid)?,
+            Op::Plain(IrOp::Identity) => arg(0)?,
+            Op::Plain(IrOp::Softmax) => match arg(0)? {
                 Value::F2(t) => Value::F2(softmax(t, 1)),
                 Value::F3(t) => Value::F3(softmax(t, 2)),
                 Value::Act(t) => Value::Act(softmax(t, 1)),
                 v => return Err(format!("Softmax on {:?}", v.tf_shape())),
             },
-            Op::Mean { keep_dims } => {
+            Op::Plain(IrOp::Mean { keep_dims }) => {
                 let axes = ints(&arg(1)?)?;
                 match arg(0)? {
                     Value::Act(t) => {
@@ -360,7 +323,7 @@ impl GraphModel {
                     v => return Err(format!("Mean on {:?}", v.tf_shape())),
                 }
             }
-            Op::MaxPool { kernel, stride, padding } => {
+            Op::Plain(IrOp::MaxPool { kernel, stride, padding }) => {
                 let x = act4(arg(0)?)?;
                 let [_, _, h, w] = x.dims();
                 let pads = match padding {
@@ -369,14 +332,14 @@ impl GraphModel {
                 };
                 Value::Act(max_pool(x, *kernel, *stride, pads))
             }
-            Op::Reshape => {
+            Op::Plain(IrOp::Reshape) => {
                 let src = arg(0)?;
                 let from = src.tf_shape();
                 let shape = reshape_target(&from, &ints(&arg(1)?)?)?;
                 let flat = to_tf_rank1(src)?;
                 from_tf_rank1(flat, &shape)?
             }
-            Op::Pad => {
+            Op::Plain(IrOp::Pad) => {
                 let p = ints(&arg(1)?)?;
                 match arg(0)? {
                     Value::Act(mut t) if p.len() == 8 => {
@@ -389,21 +352,21 @@ impl GraphModel {
                     v => return Err(format!("Pad on {:?} with {p:?}", v.tf_shape())),
                 }
             }
-            Op::Concat => {
+            Op::Plain(IrOp::Concat) => {
                 let (axis_v, parts) = args.split_last().ok_or("Concat without inputs")?;
                 let axis = ints(axis_v)?.first().copied().ok_or("Concat without axis")?;
                 concat(parts, axis)?
             }
-            Op::Shape => {
+            Op::Plain(IrOp::Shape) => {
                 let s = arg(0)?.tf_shape();
                 Value::Ints { shape: vec![s.len()], data: s.iter().map(|&v| v as i64).collect() }
             }
-            Op::StridedSlice { shrink, begin_mask, end_mask } => {
+            Op::Plain(IrOp::StridedSlice { shrink, begin_mask, end_mask }) => {
                 let (data, b, e, s) = (ints(&arg(0)?)?, ints(&arg(1)?)?, ints(&arg(2)?)?, ints(&arg(3)?)?);
                 let (shape, data) = strided_slice(&data, &b, &e, &s, *shrink, *begin_mask, *end_mask)?;
                 Value::Ints { shape, data }
             }
-            Op::Pack => {
+            Op::Plain(IrOp::Pack) => {
                 let mut out = Vec::new();
                 for a in &args {
                     out.extend(ints(a)?);
