@@ -6,9 +6,10 @@ use crate::student_data::{Teachers, dev_sources, open_or_build, training_sources
 use burn::module::Module;
 use facegate_datasets::cache::FaceCache;
 use facegate_datasets::pad::Sample;
-use facegate_nets::weights::{CropKind, Storage, StoredThresholds, WeightsMeta, load};
+use facegate_nets::weights::{CropKind, Storage, WeightsMeta, load};
 use facegate_nets::{STUDENT_ARCH, STUDENT_INPUT, STUDENT_VIEW, Student};
 use facegate_train::checkpoint::RunState;
+use facegate_train::distil::operating_points as points;
 use facegate_train::distil::targets::{Projection, Targets};
 use facegate_train::distil::{DistilConfig, DistilNet, Source, dev_metrics, train};
 use std::collections::BTreeMap;
@@ -155,16 +156,8 @@ pub fn export(
     write(out, &facegate_nets::weights::to_bytes_as(&student, &meta, storage), &meta)
 }
 
-/// The dev frames the liveness threshold is fixed on: full camera views (the protocol's
-/// pad-frames and NUAA dev sets), the kind of image the browser gets. The replay dev sets are
-/// small face cut-outs from phone videos, scored apart.
-pub const LIVENESS_DEV: &str = "full_frame";
-
 /// Measures the stored weights on the dev data with the detector `meta` names and writes their
-/// operating points into it: liveness at the EER point of `LIVENESS_DEV` (the threshold every
-/// PAD table here uses; export fails when that EER is above 20%, a student not worth a file,
-/// unless `allow_weak`: an ablation row),
-/// match at FMR 1e-3 over the held-out CelebA identities' pairs.
+/// operating points into it (the rule: `facegate_train::distil::operating_points`).
 fn operating_points(student: &Student, meta: &mut WeightsMeta, dev: &DevSet, allow_weak: bool) -> Result<(), Box<dyn std::error::Error>> {
     if meta.crop != CropKind::Aligned {
         return Err("the dev data is cut as the aligned view; this file reads box crops (export it from a run of this build)".into());
@@ -172,19 +165,8 @@ fn operating_points(student: &Student, meta: &mut WeightsMeta, dev: &DevSet, all
     let dev_data = dev.open(meta.detector(), None, 2)?;
     let (pad_dev, fr_dev) = dev_data.views();
     let dev = dev_metrics(student, &pad_dev, &fr_dev);
-    let camera = dev.pointer(&format!("/pad_sets/{LIVENESS_DEV}")).ok_or(format!("no {LIVENESS_DEV} data to fix the liveness threshold"))?;
-    let liveness = camera["threshold_eer"].as_f64().ok_or(format!("{LIVENESS_DEV}: no EER threshold"))?;
-    if camera["eer"].as_f64().is_none_or(|e| e > 0.2 && !allow_weak) {
-        return Err(format!("{LIVENESS_DEV}: dev EER {} is above 20%", camera["eer"]).into());
-    }
-    // A cosine; float rounding can put the cut of a collapsed embedding a hair above 1.
-    let matching = dev
-        .pointer("/fr/threshold_fmr_1e-3")
-        .and_then(serde_json::Value::as_f64)
-        .ok_or("no held-out CelebA pairs to fix the match threshold")?
-        .clamp(-1.0, 1.0);
-    meta.thresholds = StoredThresholds { liveness: Some(liveness), matching: Some(matching) };
-    meta.metrics.insert("liveness_threshold".into(), format!("EER point of {LIVENESS_DEV}").into());
+    meta.thresholds = points::operating_points(&dev, allow_weak)?;
+    meta.metrics.insert("liveness_threshold".into(), format!("EER point of {}", points::LIVENESS_DEV).into());
     meta.metrics.insert("dev".into(), dev);
     Ok(())
 }

@@ -18,6 +18,7 @@
 //!
 //! Adapters and the identity classifier exist only for training; export keeps the student.
 
+pub mod operating_points;
 pub mod targets;
 
 use crate::augment::{Augment, flip};
