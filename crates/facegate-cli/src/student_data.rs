@@ -13,7 +13,6 @@ use facegate_datasets::faces::{celeba, celeba_flat, unlabelled, utkface, utkface
 use facegate_datasets::load_rgb;
 use facegate_datasets::pad::Sample;
 use facegate_datasets::splits::{CrossCameraSplits, Split};
-use facegate_face::CropSpec;
 use facegate_nets::weights::{crc32, file_id};
 use facegate_nets::{STUDENT_INPUT, STUDENT_VIEW};
 use facegate_teachers::OnnxTeacher;
@@ -21,9 +20,6 @@ use facegate_train::distil::targets::{FaceTargets, Targets};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// The student's view: the ArcFace crop in the centre, `STUDENT_VIEW` times wider.
-pub const STUDENT_SPEC: CropSpec = CropSpec::Aligned { size: STUDENT_INPUT, view: STUDENT_VIEW };
 
 /// Where the larger public face collections were unpacked (docs/data.md): each one is used
 /// when its folder is there.
@@ -168,7 +164,7 @@ type CutFace = (Record, Vec<u8>, FaceTargets);
 /// per-call state).
 fn cut_part(part: &[Sample], detector_name: &str, teachers: &Teachers, done: &AtomicUsize) -> Result<Vec<CutFace>, String> {
     let det = detector(detector_name).map_err(|e| e.to_string())?;
-    let specs = [STUDENT_SPEC, teachers.sface.crop_spec(), teachers.pad.crop_spec()];
+    let specs = [facegate_face::specs::STUDENT, teachers.sface.crop_spec(), teachers.pad.crop_spec()];
     let mut out = Vec::with_capacity(part.len());
     for s in part {
         let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", s.path.display());

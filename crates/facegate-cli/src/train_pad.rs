@@ -2,18 +2,15 @@
 
 use crate::faces::{check_dir, detector};
 use crate::progress::{Progress, epoch_reporter};
-use facegate_datasets::cache::{CONTEXT, FaceCache, cache_root};
+use facegate_datasets::cache::{FaceCache, cache_root};
 use facegate_datasets::faces::celeba;
 use facegate_datasets::pad::Sample;
 use facegate_datasets::splits::{CrossCameraSplits, PadSplits, Split};
+use facegate_face::specs::{CONTEXT_SIZE, CONTEXT_VIEW};
 use facegate_nets::weights::WeightsMeta;
 use facegate_nets::{PADNET_ARCH, PADNET_INPUT, PADNET_VIEW};
 use facegate_train::pad_teacher::{PadTrainConfig, load_checkpoint, train};
 use std::path::{Path, PathBuf};
-
-/// Context crops are cut at this size: the PADNET_VIEW window is then 168 px, a little
-/// more than PADNET_INPUT, so the network never sees upsampled pixels.
-pub const CACHE_SIZE: usize = 224;
 
 pub struct PadTrainArgs {
     pub data: PathBuf,
@@ -32,14 +29,14 @@ pub fn cache_dir(detector_name: &str, name: &str) -> PathBuf {
 /// Opens (building when needed) the face cache of one dataset split.
 pub fn split_cache(name: &str, samples: &[Sample], detector_name: &str) -> Result<FaceCache, Box<dyn std::error::Error>> {
     let dir = cache_dir(detector_name, name);
-    let key = format!("{detector_name}/human-models-3.0.4/context-{CONTEXT}/{CACHE_SIZE}px/{name}");
-    let cache = match FaceCache::open_matching(&dir, &key, samples, CACHE_SIZE)? {
+    let key = format!("{detector_name}/human-models-3.0.4/context-{CONTEXT_VIEW}/{CONTEXT_SIZE}px/{name}");
+    let cache = match FaceCache::open_matching(&dir, &key, samples, CONTEXT_SIZE)? {
         Some(c) => c,
         None => {
             let det = detector(detector_name)?;
             let mut bar = Progress::new(&format!("cache {name}"), samples.len());
             let mut last = 0;
-            let cache = FaceCache::build(&dir, &key, samples, &det, CACHE_SIZE, |i| {
+            let cache = FaceCache::build(&dir, &key, samples, &det, CONTEXT_SIZE, |i| {
                 bar.inc(i - last);
                 last = i;
             })?;

@@ -1,21 +1,19 @@
 //! Face crops cut once by the detector and kept on disk, so training epochs never re-run it.
 //!
-//! Each crop is the pipeline's square face box widened by [`CONTEXT`] (room for scale and
-//! shift jitter), resampled to `size`x`size` RGB. The centre `size / CONTEXT` window is
-//! the box itself, i.e. what the browser crops. A cache is a folder with `index.json`
+//! Each crop is the pipeline's square face box widened by `CONTEXT_VIEW` (room for scale and
+//! shift jitter; `facegate_face::specs`), resampled to `size`x`size` RGB. The centre
+//! `size / CONTEXT_VIEW` window is the box itself, i.e. what the browser crops. A cache is a folder with `index.json`
 //! (one record per image) and `crops.bin`; both are written to temporary names and renamed,
 //! so a failed or interrupted build never destroys a cache that was already there.
 
 use crate::error::{DataError, io};
 use crate::image_io::load_rgb;
 use crate::pad::{Label, Sample};
+use facegate_face::specs::CONTEXT_VIEW;
 use facegate_face::{Detector, central_face, centred_square, crop_and_resize, widen};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// The cached crop spans this many face-box sides: room for the anti-spoofing view (1.5
-/// sides) with scale and shift jitter around it.
-pub const CONTEXT: f64 = 2.0;
 pub const VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,7 +197,7 @@ fn cut(s: &Sample, detector: &Detector, size: usize) -> Result<(Record, Vec<u8>)
         // The sets are face crops already: fall back to the largest centred square.
         None => (false, 0.0, centred_square(img.width(), img.height()), [[w / 2.0, h / 2.0]; 6]),
     };
-    let [x1, y1, x2, y2] = widen(square, CONTEXT);
+    let [x1, y1, x2, y2] = widen(square, CONTEXT_VIEW);
     let crop = crop_and_resize(&img, (y1 / h) as f32, (x1 / w) as f32, (y2 / h) as f32, (x2 / w) as f32, size, size);
     Ok((Record::new(s, found, score, square, landmarks), crop.into_iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect()))
 }

@@ -2,9 +2,9 @@
 
 use crate::error::EngineError;
 use crate::template::{Template, average, cosine};
-use facegate_face::{Alignment, CropSpec, Detection, Detector, DetectorConfig, RgbImage, face_crop_view};
+use facegate_face::{CropSpec, Detection, Detector, DetectorConfig, RgbImage};
 use facegate_format::{WeightsMeta, file_id};
-use facegate_runtime::student::{EMBEDDING, STUDENT_INPUT, StudentKernels, embed_and_score, score};
+use facegate_runtime::student::{EMBEDDING, StudentKernels, embed_and_score, score};
 use facegate_runtime::tfjs::KernelGraph;
 use serde::Serialize;
 
@@ -190,7 +190,7 @@ impl Engine {
         Ok(())
     }
 
-    /// The student on prepared crops (HWC 0..255, STUDENT_INPUT square): embeddings and
+    /// The student on prepared crops (HWC 0..255, `STUDENT_INPUT` square): embeddings and
     /// P(live). For parity checks between builds.
     pub fn student_outputs(&self, crops: &[Vec<f32>]) -> (Vec<Vec<f32>>, Vec<f32>) {
         embed_and_score(&self.student, crops)
@@ -244,10 +244,9 @@ impl Engine {
         Ok(self.crop(frame, face))
     }
 
-    /// The student's crop of one face, as its file says it was trained and measured. Landmarks
-    /// too degenerate to align by (never seen from either detector) fall back to the box.
+    /// The student's crop of one face, as its file says it was trained and measured.
     fn crop(&self, frame: &RgbImage, face: &Detection) -> Vec<f32> {
-        CropSpec::of(&self.meta).cut(frame, face).unwrap_or_else(|| face_crop_view(frame, face, STUDENT_INPUT, Alignment::None, self.meta.view()))
+        CropSpec::of(&self.meta).cut_or_box(frame, face)
     }
 
     /// The one face a decision is made on: exactly one person in view (bystanders aside).

@@ -43,6 +43,19 @@ impl CropSpec {
         }
     }
 
+    /// Face-box (or template) sides the crop spans.
+    pub fn view(&self) -> f64 {
+        match *self {
+            CropSpec::Box { view, .. } | CropSpec::Aligned { view, .. } | CropSpec::Reflected { view, .. } => view,
+        }
+    }
+
+    /// [`CropSpec::cut`], or where the landmarks are too degenerate to align by (never seen
+    /// from either detector) the box crop of the same size and view.
+    pub fn cut_or_box(&self, img: &RgbImage, face: &Detection) -> Vec<f32> {
+        self.cut(img, face).unwrap_or_else(|| face_crop_view(img, face, self.size(), Alignment::None, self.view()))
+    }
+
     /// HWC RGB 0..255 crop of `face`; `None` only for an aligned crop of degenerate landmarks.
     pub fn cut(&self, img: &RgbImage, face: &Detection) -> Option<Vec<f32>> {
         match *self {
@@ -137,5 +150,18 @@ mod tests {
         let c = face_crop_view(&img, &face, 32, Alignment::None, 2.0);
         let white = c.chunks(3).filter(|p| p[0] > 128.0).count();
         assert!((white as i32 - 256).abs() <= 40, "{white} of 1024 pixels white, expected ~256");
+    }
+
+    /// Landmarks that collapse to one point cannot be aligned by: the aligned spec says so, and
+    /// its fallback is the box crop of the same size and view.
+    #[test]
+    fn degenerate_landmarks_fall_back_to_the_box_of_the_same_geometry() {
+        let (w, h) = (64usize, 64usize);
+        let img = RgbImage::from_rgb(w, h, (0..w * h * 3).map(|i| (i % 251) as u8).collect()).unwrap();
+        let face = Detection { score: 1.0, raw_box: [16.0; 4], square: [16.0, 16.0, 48.0, 48.0], landmarks: [[32.0; 2]; 6] };
+        let spec = crate::specs::STUDENT;
+        assert_eq!(spec.cut(&img, &face), None);
+        assert_eq!(spec.cut_or_box(&img, &face), face_crop_view(&img, &face, spec.size(), Alignment::None, spec.view()));
+        assert_eq!((spec.size(), spec.view()), (128, 1.5));
     }
 }

@@ -10,6 +10,7 @@ mod detector;
 mod error;
 mod image;
 mod resample;
+pub mod specs;
 
 pub use align::{ARCFACE_112, Similarity, aligned_face, aligned_view, alignment, alignment_view, reflected_view, template4, template4_view, warp};
 pub use crop::{Alignment, CropSpec, face_crop, face_crop_view, widen};

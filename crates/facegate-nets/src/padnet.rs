@@ -9,9 +9,9 @@ use burn::tensor::{Device, Tensor};
 
 /// Input side in pixels.
 pub const PADNET_INPUT: usize = 128;
-/// The crop spans this many sides of the pipeline's square face box: attacks show at the
-/// face's surroundings (photo edges, fingers, bezels) as much as in its texture.
-pub const PADNET_VIEW: f64 = 1.5;
+/// The crop spans this many sides of the pipeline's square face box (`facegate_face::specs`):
+/// attacks show at the face's surroundings (photo edges, fingers, bezels) as much as in its texture.
+pub use facegate_face::specs::PADNET_VIEW;
 /// Blocks whose outputs are the stride-4, 8 and 16 stages (128, 256, 512 channels), the same
 /// places as `conv_pw_{3,5,11}` of the faceres graph.
 pub const PADNET_STAGES: [usize; 3] = [2, 4, 10];

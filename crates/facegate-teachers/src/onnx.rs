@@ -12,11 +12,7 @@ use std::path::{Path, PathBuf};
 
 pub const SFACE_FILE: &str = "face_recognition_sface_2021dec_int8bq.onnx";
 pub const MINIFAS_FILE: &str = "minifas_v2_se_98.20.onnx";
-/// Face-box sides MiniFAS's view spans. Its authors widen their detector's box 1.5x; the
-/// short-range detector's box is tighter, and on the cross-camera protocol's dev sets (only)
-/// 2.0 did best: pad-frames dev AUC 0.81/0.81/0.43 at 1.5, 0.97/0.96/0.40 at 2.0, 0.82/0.83/0.27
-/// at 2.7 (docs/teachers.md).
-pub const MINIFAS_VIEW: f64 = 2.0;
+pub use facegate_face::specs::MINIFAS_VIEW;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnnxKind {
@@ -98,7 +94,7 @@ impl OnnxTeacher {
     pub fn crop_spec_of(kind: OnnxKind) -> CropSpec {
         match kind {
             OnnxKind::Sface => CropSpec::Aligned { size: 112, view: 1.0 },
-            OnnxKind::Minifas => CropSpec::Reflected { size: 128, view: MINIFAS_VIEW },
+            OnnxKind::Minifas => facegate_face::specs::MINIFAS,
         }
     }
 

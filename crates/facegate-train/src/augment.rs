@@ -3,7 +3,7 @@
 //! `out`x`out` HWC RGB crop in 0..255.
 
 use crate::rng::Rng;
-use facegate_datasets::cache::CONTEXT;
+use facegate_face::specs::CONTEXT_VIEW;
 use facegate_face::{RgbImage, crop_and_resize, resize_bilinear_f32};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +55,7 @@ pub fn center(crop: &[u8], size: usize, out: usize, view: f64) -> Vec<f32> {
 /// context crop) off the face box's centre.
 pub fn window(crop: &[u8], size: usize, out: usize, scale: f64, dx: f64, dy: f64) -> Vec<f32> {
     let img = RgbImage::from_rgb(size, size, crop.to_vec()).expect("cache crops are square RGB");
-    let half = 0.5 / CONTEXT * scale;
+    let half = 0.5 / CONTEXT_VIEW * scale;
     let (cx, cy) = (0.5 + dx, 0.5 + dy);
     crop_and_resize(&img, (cy - half) as f32, (cx - half) as f32, (cy + half) as f32, (cx + half) as f32, out, out)
 }
@@ -73,7 +73,7 @@ impl Augment {
     /// detector's box moves from frame to frame.
     pub fn jitter(&self, crop: &[u8], size: usize, out: usize, rng: &mut Rng) -> Vec<f32> {
         let scale = self.view * rng.range(self.scale.0, self.scale.1);
-        let side = scale / CONTEXT;
+        let side = scale / CONTEXT_VIEW;
         let (dx, dy) = (rng.range(-self.shift, self.shift) * side, rng.range(-self.shift, self.shift) * side);
         window(crop, size, out, scale, dx, dy)
     }
@@ -176,10 +176,10 @@ mod tests {
 
     #[test]
     fn centre_view_is_the_widened_face_box() {
-        // The face box is the centre 1 / CONTEXT of the cached crop.
+        // The face box is the centre 1 / CONTEXT_VIEW of the cached crop.
         let c = crop(160);
         for view in [1.0, 1.5] {
-            let col = 160.0 * (1.0 - view / CONTEXT) / 2.0;
+            let col = 160.0 * (1.0 - view / CONTEXT_VIEW) / 2.0;
             let v = center(&c, 160, 128, view);
             assert_eq!(v.len(), 128 * 128 * 3);
             let expect = (col * 255.0 / 160.0) as f32;
