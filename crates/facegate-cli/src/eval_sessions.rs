@@ -29,7 +29,7 @@
 //!    its groups, deterministic). The accepted share is the false accept rate of a whole
 //!    log-in.
 //! 5. `--celeba DIR`: the held-out CelebA identities (every 10th identity folder in name
-//!    order, `train_student::celeba_split`, the identities the match threshold was fixed on).
+//!    order, `facegate_datasets::sources::celeba_split`, the identities the match threshold was fixed on).
 //!    Each image's embedding is the one `verify` compares (the student's embedding of the one
 //!    face in view; a single-frame template is the same vector, scaled to unit length, so the
 //!    cosine is the same); images without exactly one face are left out and counted. All
@@ -45,8 +45,8 @@
 
 use crate::faces::check_dir;
 use crate::progress::Progress;
-use crate::train_student::celeba_split;
 use facegate_datasets::faces::celeba;
+use facegate_datasets::sources::celeba_split;
 use facegate_datasets::{DataError, is_image, load_rgb};
 use facegate_engine::{Engine, EngineError, RgbImage, Template, Thresholds, cosine};
 use facegate_teachers::teachers_dir;

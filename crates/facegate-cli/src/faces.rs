@@ -1,6 +1,6 @@
 //! Dataset image -> the face crop every model reads, through the shared pipeline.
 
-use facegate_datasets::{DataError, load_rgb};
+use facegate_datasets::load_rgb;
 use facegate_face::{CropSpec, Detection, Detector, DetectorConfig, RgbImage, central_face, centred_square, template4};
 use facegate_teachers::teachers_dir;
 use facegate_tfjs::KernelGraph;
@@ -97,13 +97,7 @@ pub fn assumed_face(width: usize, height: usize, spec: &CropSpec) -> Detection {
     Detection { score: 0.0, raw_box: inner, square: inner, landmarks }
 }
 
-pub fn check_dir(path: &Path) -> Result<(), DataError> {
-    if path.is_dir() {
-        Ok(())
-    } else {
-        Err(DataError::Io { path: path.to_path_buf(), source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder") })
-    }
-}
+pub use facegate_datasets::check_dir;
 
 #[cfg(test)]
 mod tests {

@@ -2,10 +2,10 @@
 //! committed student file around `facegate_train::distil`.
 
 use crate::progress::epoch_reporter;
-use crate::student_data::{Teachers, dev_sources, open_or_build, training_sources};
+use crate::student_data::{Teachers, open_or_build};
 use burn::module::Module;
 use facegate_datasets::cache::FaceCache;
-use facegate_datasets::pad::Sample;
+use facegate_datasets::sources::{dev_sources, training_sources};
 use facegate_nets::weights::{CropKind, Storage, WeightsMeta, load};
 use facegate_nets::{STUDENT_ARCH, STUDENT_INPUT, STUDENT_VIEW, Student};
 use facegate_train::checkpoint::RunState;
@@ -24,14 +24,6 @@ pub struct StudentArgs {
     pub out: PathBuf,
     pub config: DistilConfig,
     pub resume: bool,
-}
-
-/// CelebA identities held out of distillation: every 10th in name order. Their pairs pick
-/// the match threshold (FMR 1e-3) and the best epoch; LFW is never used for either.
-pub fn celeba_split(samples: Vec<Sample>) -> (Vec<Sample>, Vec<Sample>) {
-    let ids: std::collections::BTreeSet<String> = samples.iter().map(|s| s.group.clone()).collect();
-    let dev: std::collections::BTreeSet<String> = ids.into_iter().enumerate().filter(|(i, _)| i % 10 == 9).map(|(_, g)| g).collect();
-    samples.into_iter().partition(|s| !dev.contains(&s.group))
 }
 
 /// Identity index per record of each cache, numbered in name order over all of them (CelebA

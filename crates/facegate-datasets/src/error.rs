@@ -16,3 +16,12 @@ pub enum DataError {
 pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
     move |source| DataError::Io { path: path.to_path_buf(), source }
 }
+
+/// `Ok` for an existing folder; else the error a missing one gets, naming it.
+pub fn check_dir(path: &std::path::Path) -> Result<(), DataError> {
+    if path.is_dir() {
+        Ok(())
+    } else {
+        Err(DataError::Io { path: path.to_path_buf(), source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder") })
+    }
+}

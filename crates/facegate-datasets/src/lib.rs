@@ -7,7 +7,8 @@ pub mod faces;
 mod image_io;
 pub mod lfw;
 pub mod pad;
+pub mod sources;
 pub mod splits;
 
-pub use error::DataError;
+pub use error::{DataError, check_dir};
 pub use image_io::{images_in, is_image, load_rgb};
