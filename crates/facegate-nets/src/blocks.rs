@@ -82,7 +82,7 @@ impl ConvBn {
     }
 
     /// The layer for inference on facegate-kernels ([`KernelLayer::fold`]).
-    pub fn kernels(&self) -> KernelLayer {
+    pub fn to_runtime(&self) -> KernelLayer {
         let host = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().expect("f32 params");
         let w = self.conv.weight.val();
         let dims = w.dims();
@@ -136,8 +136,8 @@ impl SepBlock {
     }
 
     /// Depthwise then pointwise, for facegate-kernels.
-    pub fn kernels(&self) -> [KernelLayer; 2] {
-        [self.dw.kernels(), self.pw.kernels()]
+    pub fn to_runtime(&self) -> [KernelLayer; 2] {
+        [self.dw.to_runtime(), self.pw.to_runtime()]
     }
 }
 

@@ -1,5 +1,5 @@
 //! The multi-task student on burn, for training: the same network as the kernels the browser
-//! runs (`facegate_runtime::student`, whose items are re-exported here), which [`Student::kernels`]
+//! runs (`facegate_runtime::student`, whose items are re-exported here), which [`Student::to_runtime`]
 //! exports to. Why it is wired as it is: see that module.
 
 use crate::blocks::{ConvBn, Fresh, Layers, SepBlock, Shell, nchw_input};
@@ -71,14 +71,14 @@ impl Student {
 
     /// The network for inference on facegate-kernels (batch norms folded): see
     /// [`StudentKernels`].
-    pub fn kernels(&self) -> StudentKernels {
+    pub fn to_runtime(&self) -> StudentKernels {
         let param = |l: &Linear| {
             let host = |d: burn::tensor::TensorData| d.try_to_vec::<f32>().expect("f32 params");
             (host(l.weight.val().into_data()), host(l.bias.as_ref().expect("heads have a bias").val().into_data()))
         };
-        let stage = |blocks: &[SepBlock]| blocks.iter().flat_map(SepBlock::kernels).collect();
+        let stage = |blocks: &[SepBlock]| blocks.iter().flat_map(SepBlock::to_runtime).collect();
         StudentKernels {
-            stem: self.stem.kernels(),
+            stem: self.stem.to_runtime(),
             stages: [stage(&self.stage1), stage(&self.stage2), stage(&self.stage3)],
             face_pool: self.face_pool.val().into_data().try_to_vec::<f32>().expect("f32 params"),
             embed: param(&self.embed),
@@ -204,7 +204,7 @@ mod tests {
         let a: Vec<f32> = (0..STUDENT_INPUT * STUDENT_INPUT * 3).map(|i| ((i * 13 + i / 384 * 7) % 256) as f32).collect();
         let mut m = a.clone();
         flip(&mut m, STUDENT_INPUT);
-        let kernels = net.kernels();
+        let kernels = net.to_runtime();
         let (e, p) = embed_and_score(&kernels, &[a.clone(), m]);
         let gap = e[0].iter().zip(&e[1]).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
         assert!(gap < 1e-5, "mirror images differ by {gap}");
@@ -237,7 +237,7 @@ mod tests {
         let face_pool = Param::from_tensor(Tensor::<3>::from_data(burn::tensor::TensorData::new(cells, [STAGE_CHANNELS[2], k, k]), &device));
         let fresh = Student { face_pool, ..Student::new(&device) }.valid();
         for (net, kernels) in [(shipped, Some(from_file)), (fresh, None)] {
-            let kernels = kernels.unwrap_or_else(|| net.kernels());
+            let kernels = kernels.unwrap_or_else(|| net.to_runtime());
             let crops: Vec<Vec<f32>> =
                 (0..3).map(|k| (0..STUDENT_INPUT * STUDENT_INPUT * 3).map(|i| ((i * 13 + i / 384 * 7 + k * 101) % 256) as f32).collect()).collect();
             let refs: Vec<&[f32]> = crops.iter().map(|c| c.as_slice()).collect();

@@ -460,7 +460,7 @@ pub fn train(
 
 /// Embeddings and live probabilities of crops, through the inference path the browser runs.
 pub fn infer(student: &Student, crops: &[Vec<f32>]) -> (Vec<Vec<f32>>, Vec<f32>) {
-    facegate_nets::student::embed_and_score(&student.kernels(), crops)
+    facegate_nets::student::embed_and_score(&student.to_runtime(), crops)
 }
 
 /// EER, AUC and the EER and BPCER-5% thresholds of scored dev crops; None without both classes.
