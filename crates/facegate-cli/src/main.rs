@@ -1,17 +1,7 @@
-//! `facegate`: evaluate face models with the standard protocols (and, later, train and export).
+//! `facegate`: evaluate, train and export face models. This file parses the command line;
+//! what each command does is in `facegate-lab`.
 
-mod eval_lfw;
-mod eval_pad;
-mod eval_sessions;
-mod faces;
-mod own_model;
-mod pad_loso;
-mod progress;
-mod report;
-mod student_data;
-mod train_minifas;
-mod train_pad;
-mod train_student;
+use facegate_lab::{eval_lfw, eval_pad, eval_sessions, faces, pad_loso, report, train_minifas, train_pad, train_student};
 
 use clap::{Parser, Subcommand};
 use facegate_face::Alignment;
