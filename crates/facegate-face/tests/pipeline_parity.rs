@@ -3,6 +3,7 @@
 //! 1 px, scores within 1e-4, and the 256x256 face crops within the parity tolerance.
 
 use facegate_face::{Alignment, Detector, DetectorConfig, FaceError, RgbImage, face_crop, single_face};
+use facegate_fixtures::f32s;
 use facegate_runtime::tfjs::KernelGraph;
 use serde_json::Value as Json;
 use std::path::PathBuf;
@@ -20,10 +21,6 @@ fn detector_named(name: &str) -> Detector {
     let path = dir.join(format!("{name}.json"));
     assert!(path.exists(), "{} missing (run ./build.sh setup)", path.display());
     Detector::new(KernelGraph::load(&path).unwrap(), DetectorConfig::default()).unwrap()
-}
-
-fn f32s(bin: &[u8], offset: usize, count: usize) -> Vec<f32> {
-    bin[offset..offset + 4 * count].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
 fn num(v: &Json) -> f64 {

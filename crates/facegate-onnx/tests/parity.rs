@@ -5,6 +5,7 @@
 //! optimisations off). Per tensor, max |rust - ref| must be <= 1e-4 + 1e-5 * max |ref|, for the
 //! final output and at least three intermediate tensors per model.
 
+use facegate_fixtures::{Parity, f32s, mulberry32};
 use facegate_onnx::{OnnxError, OnnxModel};
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
@@ -33,22 +34,6 @@ fn minifas_path() -> PathBuf {
         None => repo().join("../shared/teachers"),
     };
     require(teachers.join("minifas/minifas_v2_se_98.20.onnx"))
-}
-
-/// Bit-exact twin of `mulberry32` in make-onnx-fixtures.py.
-fn mulberry32(seed: u32) -> impl FnMut() -> u32 {
-    let mut a = seed;
-    move || {
-        a = a.wrapping_add(0x6d2b_79f5);
-        let mut t = a;
-        t = (t ^ (t >> 15)).wrapping_mul(t | 1);
-        t ^= t.wrapping_add((t ^ (t >> 7)).wrapping_mul(t | 61));
-        t ^ (t >> 14)
-    }
-}
-
-fn f32s(bin: &[u8], offset: usize, count: usize) -> Vec<f32> {
-    bin[offset..offset + 4 * count].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
 fn usizes(v: &Json) -> Vec<usize> {
@@ -106,16 +91,7 @@ fn check(key: &str, path: &Path) -> f32 {
             assert_eq!(value.shape, usizes(&t["shape"]), "{key} {} {node}: shape", case["name"]);
             let stride = t["stride"].as_u64().unwrap() as usize;
             let want = f32s(&bin, t["offset"].as_u64().unwrap() as usize, t["count"].as_u64().unwrap() as usize);
-            let max_ref = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let tol = 1e-4 + 1e-5 * max_ref;
-            let (mut worst, mut at) = (0f32, 0);
-            for (j, w) in want.iter().enumerate() {
-                let d = (value.data[j * stride] - w).abs();
-                if d > worst || d.is_nan() {
-                    worst = d;
-                    at = j * stride;
-                }
-            }
+            let Parity { worst, at, tol, max_ref } = Parity::of(&value.data, &want, stride);
             println!("{key} {:>15} {node:>50}: max |diff| {worst:.3e} (tol {tol:.3e}, max |ref| {max_ref:.3e})", case["name"].as_str().unwrap());
             assert!(worst <= tol, "{key} case {} tensor {node}: max |diff| {worst} at {at} > tol {tol}", case["name"]);
             worst_ratio = worst_ratio.max(worst / tol);

