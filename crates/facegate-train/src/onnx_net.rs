@@ -1,4 +1,4 @@
-//! An imported ONNX graph ([`facegate_onnx::ir::Graph`]) lowered to burn, so that its weights
+//! An imported ONNX graph ([`facegate_runtime::onnx::ir::Graph`]) lowered to burn, so that its weights
 //! can be fine-tuned, and written back into the graph for the kernels ([`OnnxNet::to_graph`]).
 //!
 //! Every weight of the folded graph is a trainable [`Param`] (convolutions with their batch
@@ -11,7 +11,7 @@ use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
-use facegate_onnx::ir::{Graph, Op, ValueId};
+use facegate_runtime::onnx::ir::{Graph, Op, ValueId};
 
 #[derive(Module, Debug)]
 pub struct ConvLayer {
@@ -230,12 +230,12 @@ impl OnnxNet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use facegate_onnx::OnnxModel;
+    use facegate_runtime::onnx::OnnxModel;
     use facegate_teachers::onnx::{OnnxKind, onnx_path};
 
     fn minifas() -> Graph {
         let path = onnx_path(OnnxKind::Minifas).unwrap();
-        facegate_onnx::import(&std::fs::read(&path).unwrap(), &path.display().to_string()).unwrap()
+        facegate_runtime::onnx::import(&std::fs::read(&path).unwrap(), &path.display().to_string()).unwrap()
     }
 
     fn random(n: usize, seed: u64) -> Vec<f32> {

@@ -1,7 +1,7 @@
 //! Native time per image of an ONNX model on facegate-kernels (release build):
-//! `cargo run --release -p facegate-onnx --example onnx_time -- MODEL.onnx [RUNS]`.
+//! `cargo run --release -p facegate-runtime --example onnx_time -- MODEL.onnx [RUNS]`.
 
-use facegate_onnx::OnnxModel;
+use facegate_runtime::onnx::OnnxModel;
 use std::time::Instant;
 
 fn main() {

@@ -1,8 +1,8 @@
 //! The IR on facegate-kernels: NHWC maps for rank-4 values of one image, ONNX's row-major
 //! order for the rest, so reshapes permute only where a map meets a flat tensor.
 
-use crate::OnnxError;
-use crate::ir::{Graph, Op, ValueId};
+use super::OnnxError;
+use super::ir::{Graph, Op, ValueId};
 use facegate_kernels::{Activation, Conv2d, ConvKind, Map, Pads};
 use std::collections::HashMap;
 
@@ -220,7 +220,7 @@ impl Plan {
         [s[1], s[2], s[3]]
     }
 
-    pub fn run(&self, input: &[f32], outputs: &[&str]) -> Result<Vec<crate::Tensor>, OnnxError> {
+    pub fn run(&self, input: &[f32], outputs: &[&str]) -> Result<Vec<super::Tensor>, OnnxError> {
         let want: usize = self.input_chw().iter().product();
         if input.len() != want {
             return Err(OnnxError::Input { want, got: input.len() });
@@ -274,7 +274,7 @@ impl Plan {
                     Val::Map(m) => to_nchw(m),
                     Val::Flat(v) => v.clone(),
                 };
-                crate::Tensor { shape, data }
+                super::Tensor { shape, data }
             })
             .collect())
     }

@@ -1,7 +1,7 @@
 //! The imported graph: the run-time ops left after folding, as a typed list in ONNX's
 //! layout and semantics (NCHW, weights as ONNX stores them).
 //!
-//! Kept apart from the executor ([`crate::OnnxModel`]) so that another back end, such as a
+//! Kept apart from the executor ([`super::OnnxModel`]) so that another back end, such as a
 //! burn lowering for training, can start from the same folded graph.
 
 use std::collections::HashMap;

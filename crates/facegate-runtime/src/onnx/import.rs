@@ -7,9 +7,9 @@
 //! run-time ops become IR nodes. An op outside the supported set is refused here, naming
 //! it, so a model either loads completely or not at all.
 
-use crate::OnnxError;
-use crate::ir::{Graph, Node, Op, Value, ValueId};
-use crate::proto::{self, AttrValue, NodeProto, TensorProto, dtype};
+use super::OnnxError;
+use super::ir::{Graph, Node, Op, Value, ValueId};
+use super::proto::{self, AttrValue, NodeProto, TensorProto, dtype};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 

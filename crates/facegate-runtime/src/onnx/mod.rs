@@ -34,7 +34,7 @@ pub enum OnnxError {
     /// Corrupt, truncated or self-contradicting model file.
     #[error("{path}: not a model this loader can read: {reason}")]
     Format { path: String, reason: String },
-    #[error("{path}: node '{node}' uses {op}, which facegate-onnx does not support")]
+    #[error("{path}: node '{node}' uses {op}, which facegate's ONNX runtime does not support")]
     Unsupported { path: String, node: String, op: String },
     /// A kernel refused its arguments at run time.
     #[error("node '{node}' ({op}): {reason}")]

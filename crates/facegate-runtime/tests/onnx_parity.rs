@@ -6,7 +6,7 @@
 //! final output and at least three intermediate tensors per model.
 
 use facegate_fixtures::{Parity, f32s, mulberry32};
-use facegate_onnx::{OnnxError, OnnxModel};
+use facegate_runtime::onnx::{OnnxError, OnnxModel};
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +15,7 @@ fn repo() -> PathBuf {
 }
 
 fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/onnx_fixtures")
 }
 
 /// A teacher's file; a missing one fails the test (never a silent skip).
@@ -197,7 +197,7 @@ fn an_unsupported_op_is_refused_at_load_naming_op_node_and_file() {
     }
 }
 
-/// Native time per image (release): `cargo test --release -p facegate-onnx --test parity -- --ignored --nocapture`.
+/// Native time per image (release): `cargo test --release -p facegate-runtime --test onnx_parity -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn time_per_image() {
