@@ -9,7 +9,7 @@ use facegate_datasets::sources::{dev_sources, training_sources};
 use facegate_nets::weights::{CropKind, Storage, WeightsMeta, load};
 use facegate_nets::{STUDENT_ARCH, STUDENT_INPUT, STUDENT_VIEW, Student};
 use facegate_train::checkpoint::RunState;
-use facegate_train::distil::operating_points as points;
+use facegate_train::distil::dev_report::LIVENESS_DEV;
 use facegate_train::distil::targets::{Projection, Targets};
 use facegate_train::distil::{DistilConfig, DistilNet, Source, dev_metrics, train};
 use std::collections::BTreeMap;
@@ -149,7 +149,7 @@ pub fn export(
 }
 
 /// Measures the stored weights on the dev data with the detector `meta` names and writes their
-/// operating points into it (the rule: `facegate_train::distil::operating_points`).
+/// operating points into it (the rule: `DevReport::operating_points` in facegate-train).
 fn operating_points(student: &Student, meta: &mut WeightsMeta, dev: &DevSet, allow_weak: bool) -> Result<(), Box<dyn std::error::Error>> {
     if meta.crop != CropKind::Aligned {
         return Err("the dev data is cut as the aligned view; this file reads box crops (export it from a run of this build)".into());
@@ -157,9 +157,9 @@ fn operating_points(student: &Student, meta: &mut WeightsMeta, dev: &DevSet, all
     let dev_data = dev.open(meta.detector(), None, 2)?;
     let (pad_dev, fr_dev) = dev_data.views();
     let dev = dev_metrics(student, &pad_dev, &fr_dev);
-    meta.thresholds = points::operating_points(&dev, allow_weak)?;
-    meta.metrics.insert("liveness_threshold".into(), format!("EER point of {}", points::LIVENESS_DEV).into());
-    meta.metrics.insert("dev".into(), dev);
+    meta.thresholds = dev.operating_points(allow_weak)?;
+    meta.metrics.insert("liveness_threshold".into(), format!("EER point of {LIVENESS_DEV}").into());
+    meta.metrics.insert("dev".into(), serde_json::to_value(&dev)?);
     Ok(())
 }
 

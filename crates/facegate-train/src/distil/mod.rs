@@ -18,8 +18,10 @@
 //!
 //! Adapters and the identity classifier exist only for training; export keeps the student.
 
-pub mod operating_points;
+pub mod dev_report;
 pub mod targets;
+
+use dev_report::{DevReport, FrDev, LIVENESS_DEV, PadDev};
 
 use crate::augment::{Augment, flip};
 pub use crate::checkpoint::Event;
@@ -444,12 +446,11 @@ pub fn train(
             }
         }
         let valid = model.valid();
-        let dev = dev_metrics(&valid.student, pad_dev, fr_dev);
-        let pad_eer = dev.pointer("/pad_sets/full_frame/eer").or(dev.pointer("/pad/eer")).and_then(|v| v.as_f64());
-        let score = pad_eer.unwrap_or(0.5) + dev["fr"]["eer"].as_f64().unwrap_or(0.5);
+        let report = dev_metrics(&valid.student, pad_dev, fr_dev);
+        let score = report.score();
         let per = |v: f64| v / meter.seen().max(1) as f64;
         let terms = TermLog { emb: per(terms.emb), rel: per(terms.rel), kd: per(terms.kd), hard: per(terms.hard), feat: per(terms.feat), id: per(terms.id) };
-        let mut dev = dev;
+        let mut dev = serde_json::to_value(&report).expect("a dev report serialises");
         dev["train_terms"] = serde_json::to_value(&terms).expect("terms");
         let log = meter.finish(epoch, dev);
         on(Event::Epoch(&log));
@@ -464,23 +465,21 @@ pub fn infer(student: &Student, crops: &[Vec<f32>]) -> (Vec<Vec<f32>>, Vec<f32>)
 }
 
 /// EER, AUC and the EER and BPCER-5% thresholds of scored dev crops; None without both classes.
-fn pad_dev_metrics(samples: &[PadSample]) -> Option<serde_json::Value> {
+fn pad_dev_metrics(samples: &[PadSample]) -> Option<PadDev> {
     let (live, attack) = samples.iter().fold((0, 0), |(l, a), s| if s.label == PadLabel::Live { (l + 1, a) } else { (l, a + 1) });
     if live == 0 || attack == 0 {
         return None;
     }
     let t = eer_threshold(samples);
     let r = pad_report(samples, t);
-    Some(
-        serde_json::json!({ "eer": r.hter, "auc": r.auc, "threshold_eer": t, "threshold_bpcer_5": threshold_at_bpcer(samples, 0.05), "n_live": live, "n_attack": attack }),
-    )
+    Some(PadDev { eer: r.hter, auc: r.auc, threshold_eer: t, threshold_bpcer_5: threshold_at_bpcer(samples, 0.05), n_live: live, n_attack: attack })
 }
 
 /// Dev metrics of a student, plus the thresholds its operating points are chosen from: PAD
 /// EER and BPCER-5% points over the anti-spoofing dev split, pooled (`pad`, which picks the best
 /// epoch) and per source (`pad_sets`), and match at FMR 1e-3 over all pairs of the held-out identities.
-pub fn dev_metrics(student: &Student, pad_dev: &[&FaceCache], fr_dev: &[(&FaceCache, Vec<usize>)]) -> serde_json::Value {
-    let mut out = serde_json::json!({});
+pub fn dev_metrics(student: &Student, pad_dev: &[&FaceCache], fr_dev: &[(&FaceCache, Vec<usize>)]) -> DevReport {
+    let mut out = DevReport::default();
     let (mut samples, mut full_frame) = (Vec::new(), Vec::new());
     for c in pad_dev {
         let crops: Vec<Vec<f32>> = (0..c.len()).map(|i| student_crop(c, i)).collect();
@@ -490,18 +489,16 @@ pub fn dev_metrics(student: &Student, pad_dev: &[&FaceCache], fr_dev: &[(&FaceCa
         // Each source alone too: one operating point need not suit both camera frames and
         // the replay sets' small crops.
         if let Some(m) = pad_dev_metrics(&set) {
-            out["pad_sets"][c.index.key.rsplit('/').next().unwrap_or("")] = m;
+            out.pad_sets.insert(c.index.key.rsplit('/').next().unwrap_or("").to_string(), m);
         }
         samples.extend(set);
         full_frame.extend(samples[samples.len() - c.len()..].iter().zip(&c.index.records).filter(|(_, r)| is_full_frame(&r.group)).map(|(s, _)| s.clone()));
     }
     // Full camera views apart (what the browser gets): the liveness threshold is fixed there.
     if let Some(m) = pad_dev_metrics(&full_frame) {
-        out["pad_sets"]["full_frame"] = m;
+        out.pad_sets.insert(LIVENESS_DEV.to_string(), m);
     }
-    if let Some(m) = pad_dev_metrics(&samples) {
-        out["pad"] = m;
-    }
+    out.pad = pad_dev_metrics(&samples);
     let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
     for (c, ids) in fr_dev {
         let crops: Vec<Vec<f32>> = (0..c.len()).map(|i| student_crop(c, i)).collect();
@@ -516,8 +513,7 @@ pub fn dev_metrics(student: &Student, pad_dev: &[&FaceCache], fr_dev: &[(&FaceCa
     if !genuine.is_empty() && !impostor.is_empty() {
         let (e, _) = eer(&genuine, &impostor);
         let (tar, t) = tar_at_far(&genuine, &impostor, 1e-3);
-        out["fr"] =
-            serde_json::json!({ "eer": e, "tar_at_fmr_1e-3": tar, "threshold_fmr_1e-3": t, "genuine_pairs": genuine.len(), "impostor_pairs": impostor.len() });
+        out.fr = Some(FrDev { eer: e, tar_at_fmr_1e3: tar, threshold_fmr_1e3: t, genuine_pairs: genuine.len(), impostor_pairs: impostor.len() });
     }
     out
 }
