@@ -151,7 +151,7 @@ fn wrong_input_length_is_an_error_and_nan_propagates() {
 #[test]
 fn corrupt_and_truncated_files_name_the_file() {
     let bytes = std::fs::read(minifas_path()).unwrap();
-    let dir = std::env::temp_dir().join(format!("facegate-onnx-test-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("facegate-runtime-onnx-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // Cut inside the graph at several places, and overwrite a stretch of it with garbage.
     let mut broken: Vec<(&str, Vec<u8>)> = [bytes.len() / 2, bytes.len() - 1, 100, 7, 1].into_iter().map(|cut| ("truncated", bytes[..cut].to_vec())).collect();
