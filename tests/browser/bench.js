@@ -85,15 +85,16 @@ async function runHuman(images) {
 }
 
 /**
- * The student alone against the two teachers it was distilled from (faceres descriptor + our
- * anti-spoofing teacher), same build flags (SIMD), same crops: the bench-only wasm of
- * crates/facegate-bench-wasm, which fetches the teachers' files (`./build.sh bench` builds it).
+ * The student alone against the two teachers it is distilled from (SFace's descriptor, and
+ * MiniFAS: the graph the fine-tuned teacher shares), each on its own crop of the same face, same
+ * build flags (SIMD), all on facegate's kernels: the bench-only wasm of crates/facegate-bench-wasm,
+ * which fetches the teachers' files (`./build.sh bench` builds it).
  */
 async function runTeachers(images) {
   const { default: init, TeacherBench } = await import('/bench-wasm/facegate_bench_wasm.js');
   await init();
   const bytes = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
-  const bench = new TeacherBench(await bytes('/models/faceres.json'), await bytes('/models/faceres.bin'), await bytes('/own/pad-teacher.fgw'));
+  const bench = new TeacherBench(await bytes('/sface/face_recognition_sface_2021dec_int8bq.onnx'), await bytes('/minifas/minifas_v2_se_98.20.onnx'));
   const rgba = (img) => new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength);
   const faces = images.filter((img) => {
     try {
@@ -121,7 +122,7 @@ async function runTeachers(images) {
   }
   const s = quantile(student, 0.5);
   const tt = quantile(teachers, 0.5);
-  return { backend: 'student vs teachers (simd)', models: 'student | faceres (HSE) + pad-teacher', faces: faces.length, student_median_ms: s, teachers_median_ms: tt, speedup: tt / s };
+  return { backend: 'student vs teachers (simd)', models: 'student (crop + mirror) | SFace + MiniFAS', faces: faces.length, student_median_ms: s, teachers_median_ms: tt, speedup: tt / s };
 }
 
 try {

