@@ -46,7 +46,7 @@ impl TeacherBench {
         let engine = self.core.engine();
         let face = engine.face(&frame).map_err(err)?;
         let cut = |spec: facegate_face::CropSpec| spec.cut_or_box(&frame, &face);
-        self.student_crop = engine.face_crop(&frame).map_err(err)?;
+        self.student_crop = engine.crop(&frame, &face);
         self.sface_crop = cut(self.sface.crop_spec());
         self.minifas_crop = cut(self.minifas.crop_spec());
         Ok(())

@@ -250,7 +250,7 @@ impl Engine {
     }
 
     /// The student's crop of one face, as its file says it was trained and measured.
-    fn crop(&self, frame: &RgbImage, face: &Detection) -> Vec<f32> {
+    pub fn crop(&self, frame: &RgbImage, face: &Detection) -> Vec<f32> {
         CropSpec::of(&self.meta).cut_or_box(frame, face)
     }
 

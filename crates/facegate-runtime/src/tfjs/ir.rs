@@ -145,6 +145,7 @@ impl TfGraph {
             }
             shards.push(bytes);
         }
+        let shards: Vec<&[u8]> = shards.iter().map(Vec::as_slice).collect();
         Self::from_parts(&model, &shards).map_err(|e| match e {
             TfjsError::Format { reason, .. } => TfjsError::Format { path: model_json.to_path_buf(), reason },
             e => e,
@@ -155,11 +156,10 @@ impl TfGraph {
     /// build embeds a model without a file system.
     pub fn from_bytes(model_json: &[u8], shards: &[&[u8]]) -> Result<Self> {
         let model: ModelJson = serde_json::from_slice(model_json).map_err(|e| TfjsError::Format { path: "<embedded>".into(), reason: e.to_string() })?;
-        let shards: Vec<Vec<u8>> = shards.iter().map(|s| s.to_vec()).collect();
-        Self::from_parts(&model, &shards)
+        Self::from_parts(&model, shards)
     }
 
-    fn from_parts(model: &ModelJson, shards: &[Vec<u8>]) -> Result<Self> {
+    fn from_parts(model: &ModelJson, shards: &[&[u8]]) -> Result<Self> {
         if shards.len() != model.weights_manifest.len() {
             return Err(TfjsError::Format {
                 path: "<model>".into(),
