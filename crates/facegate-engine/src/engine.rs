@@ -1,6 +1,7 @@
 //! frame -> detect -> crop -> student -> decision, the one path every call takes.
 
 use crate::error::EngineError;
+use crate::readback::Readback;
 use crate::template::{Template, average, cosine};
 use facegate_face::{CropSpec, Detection, Detector, DetectorConfig, RgbImage};
 use facegate_format::{WeightsMeta, file_id};
@@ -140,6 +141,13 @@ pub struct Verification {
     pub quality: Quality,
 }
 
+/// Where a frame's networks run: here, on facegate-kernels, or already on the GPU.
+#[derive(Clone, Copy)]
+enum Nets<'a> {
+    Kernels,
+    Read(&'a Readback),
+}
+
 pub struct Engine {
     detector: Detector,
     student: StudentKernels,
@@ -199,26 +207,50 @@ impl Engine {
     /// Every detected face, the most confident first; the confident ones (up to
     /// MAX_SCORED_FACES) carry a liveness score. No embedding: nobody is matched here.
     pub fn analyze(&self, frame: &RgbImage) -> Result<Vec<Face>, EngineError> {
-        let detections = self.detector.detect(frame)?;
-        self.faces(frame, &detections, None)
+        self.analyze_from(frame, Nets::Kernels)
+    }
+
+    /// [`analyze`](Self::analyze) on the networks' outputs read back from the GPU.
+    pub fn analyze_read(&self, frame: &RgbImage, read: &Readback) -> Result<Vec<Face>, EngineError> {
+        self.analyze_from(frame, Nets::Read(read))
+    }
+
+    fn analyze_from(&self, frame: &RgbImage, nets: Nets) -> Result<Vec<Face>, EngineError> {
+        let detections = self.detect(frame, nets)?;
+        self.faces(frame, &detections, None, nets)
+    }
+
+    /// The detector's faces: run here, or decoded from the rows the GPU kept.
+    fn detect(&self, frame: &RgbImage, nets: Nets) -> Result<Vec<Detection>, EngineError> {
+        match nets {
+            Nets::Kernels => Ok(self.detector.detect(frame)?),
+            Nets::Read(read) => {
+                let anchors = self.detector.anchors().len();
+                if let Some((i, _)) = read.rows.iter().find(|(i, row)| *i >= anchors || row.iter().any(|v| !v.is_finite())) {
+                    return Err(EngineError::Model(format!("GPU readback: anchor {i} of {anchors}, or a non-finite row")));
+                }
+                let rows: Vec<(usize, &[f32])> = read.rows.iter().map(|(i, r)| (*i, r.as_slice())).collect();
+                Ok(self.detector.decode(frame.width(), frame.height(), &rows))
+            }
+        }
     }
 
     /// The faces of `detections`; `embed`, if scored, also gets its embedding (the only
     /// face that pays for the student's mirror pass).
-    fn faces(&self, frame: &RgbImage, detections: &[Detection], embed: Option<&Detection>) -> Result<Vec<Face>, EngineError> {
+    fn faces(&self, frame: &RgbImage, detections: &[Detection], embed: Option<&Detection>, nets: Nets) -> Result<Vec<Face>, EngineError> {
         // People first, so the face a decision is made on is always scored.
         let people = facegate_face::people(detections, PERSON_SCORE);
         let bystanders = detections.iter().filter(|d| d.score >= PERSON_SCORE && !people.iter().any(|p| std::ptr::eq(*p, *d)));
         let scored: Vec<&Detection> = people.iter().copied().chain(bystanders).take(MAX_SCORED_FACES).collect();
-        let mut crops: Vec<Vec<f32>> = scored.iter().map(|d| self.crop(frame, d)).collect();
         let target = embed.and_then(|e| scored.iter().position(|s| std::ptr::eq(*s, e)));
-        let embedded = target.map(|k| embed_and_score(&self.student, &[crops.remove(k)]));
-        let mut scores = score(&self.student, &crops);
-        let mut embedding = None;
-        if let (Some(k), Some((mut e, p))) = (target, embedded) {
-            scores.insert(k, p[0]);
-            embedding = e.pop();
-        }
+        let read = match nets {
+            Nets::Read(read) => {
+                let kept: Vec<usize> = scored.iter().map(|s| detections.iter().position(|d| std::ptr::eq(d, *s)).expect("a detection")).collect();
+                read.outputs(&kept, target)
+            }
+            Nets::Kernels => None,
+        };
+        let (scores, mut embedding) = read.unwrap_or_else(|| self.student_on(frame, &scored, target));
         let mut faces = Vec::with_capacity(detections.len());
         for d in detections {
             let k = scored.iter().position(|s| std::ptr::eq(*s, d));
@@ -235,6 +267,62 @@ impl Engine {
             });
         }
         Ok(faces)
+    }
+
+    /// What the GPU must read back for `frame` (`mirror`: also the mirror pass of the first
+    /// scored face, as enrol and verify need), computed here on facegate-kernels with the
+    /// policy [`Self::faces`] applies: the reference the WebGPU program is tested against.
+    pub fn reference_readback(&self, frame: &RgbImage, mirror: bool) -> Result<Vec<f32>, EngineError> {
+        use crate::readback::{HEAD, at};
+        use facegate_face::ROW;
+        let table = self.detector.table(frame)?;
+        let kept = self.detector.keep(&table);
+        let rows: Vec<(usize, &[f32])> = kept.iter().map(|&i| (i, &table[i * ROW..][..ROW])).collect();
+        let detections = self.detector.decode(frame.width(), frame.height(), &rows);
+        let people = facegate_face::people(&detections, PERSON_SCORE);
+        let bystanders = detections.iter().filter(|d| d.score >= PERSON_SCORE && !people.iter().any(|p| std::ptr::eq(*p, *d)));
+        let scored: Vec<&Detection> = people.iter().copied().chain(bystanders).take(MAX_SCORED_FACES).collect();
+        let mut v = vec![0f32; at::LEN];
+        v[at::KEPT] = kept.len() as f32;
+        v[at::SCORED] = scored.len() as f32;
+        for (k, (i, row)) in rows.iter().enumerate() {
+            v[at::ROWS + k * (1 + ROW)] = *i as f32;
+            v[at::ROWS + k * (1 + ROW) + 1..][..ROW].copy_from_slice(row);
+        }
+        let spec = CropSpec::of(&self.meta);
+        let mut crops = Vec::new();
+        for (k, s) in scored.iter().enumerate() {
+            v[at::SCORED_LIST + k] = detections.iter().position(|d| std::ptr::eq(d, *s)).expect("a detection") as f32;
+            match spec.cut(frame, s) {
+                Some(c) => crops.push(c),
+                None => v[at::DEGENERATE] = 1.0,
+            }
+        }
+        if mirror && let Some(first) = crops.first() {
+            let mut m = first.clone();
+            facegate_runtime::student::flip(&mut m, facegate_runtime::student::STUDENT_INPUT);
+            crops.push(m);
+            v[at::MIRROR] = 1.0;
+        }
+        for (slot, crop) in crops.iter().enumerate() {
+            let (e, logit) = self.student.run_raw(crop);
+            v[at::HEADS + slot * HEAD..][..e.len()].copy_from_slice(&e);
+            v[at::HEADS + slot * HEAD + e.len()] = logit;
+        }
+        Ok(v)
+    }
+
+    /// The student on the CPU: P(live) of each scored face, and `target`'s embedding.
+    fn student_on(&self, frame: &RgbImage, scored: &[&Detection], target: Option<usize>) -> (Vec<f32>, Option<Vec<f32>>) {
+        let mut crops: Vec<Vec<f32>> = scored.iter().map(|d| self.crop(frame, d)).collect();
+        let embedded = target.map(|k| embed_and_score(&self.student, &[crops.remove(k)]));
+        let mut scores = score(&self.student, &crops);
+        let mut embedding = None;
+        if let (Some(k), Some((mut e, p))) = (target, embedded) {
+            scores.insert(k, p[0]);
+            embedding = e.pop();
+        }
+        (scores, embedding)
     }
 
     /// The student's crop of the one person in view (HWC 0..255).
@@ -255,22 +343,32 @@ impl Engine {
     }
 
     /// The one face a decision is made on: exactly one person in view (bystanders aside).
-    fn single(&self, frame: &RgbImage) -> Result<Face, EngineError> {
-        let detections = self.detector.detect(frame)?;
+    fn single(&self, frame: &RgbImage, nets: Nets) -> Result<Face, EngineError> {
+        let detections = self.detect(frame, nets)?;
         let face = facegate_face::single_face(&detections, PERSON_SCORE)?;
         let k = detections.iter().position(|d| std::ptr::eq(d, face)).expect("a face of these detections");
-        Ok(self.faces(frame, &detections, Some(face))?.swap_remove(k))
+        Ok(self.faces(frame, &detections, Some(face), nets)?.swap_remove(k))
     }
 
     /// A template from the usable frames: one live, well-placed face each.
     pub fn enroll(&self, frames: &[RgbImage]) -> Result<Template, EngineError> {
-        if frames.is_empty() {
+        self.enroll_from(frames.iter().map(|f| (f, Nets::Kernels)))
+    }
+
+    /// [`enroll`](Self::enroll) on each frame's outputs read back from the GPU.
+    pub fn enroll_read(&self, frames: &[(RgbImage, Readback)]) -> Result<Template, EngineError> {
+        self.enroll_from(frames.iter().map(|(f, r)| (f, Nets::Read(r))))
+    }
+
+    fn enroll_from<'a>(&self, frames: impl ExactSizeIterator<Item = (&'a RgbImage, Nets<'a>)>) -> Result<Template, EngineError> {
+        let total = frames.len();
+        if total == 0 {
             return Err(EngineError::NoFrames);
         }
         let mut good = Vec::new();
         let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();
-        for frame in frames {
-            match self.single(frame) {
+        for (frame, nets) in frames {
+            match self.single(frame, nets) {
                 Ok(face) if face.live != Some(true) => *reasons.entry("notLive".into()).or_default() += 1,
                 Ok(face) if !face.quality.good() => {
                     for r in face.quality.reasons() {
@@ -286,7 +384,7 @@ impl Engine {
         }
         if good.len() < self.thresholds.min_enroll_frames {
             let reasons = reasons.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ");
-            return Err(EngineError::NotEnoughFrames { good: good.len(), total: frames.len(), needed: self.thresholds.min_enroll_frames, reasons });
+            return Err(EngineError::NotEnoughFrames { good: good.len(), total, needed: self.thresholds.min_enroll_frames, reasons });
         }
         Ok(Template { model_id: self.model_id, embedding: average(&good) })
     }
@@ -298,10 +396,19 @@ impl Engine {
 
     /// Is the one face in `frame` live, and is it the enrolled person?
     pub fn verify(&self, frame: &RgbImage, template: &Template) -> Result<Verification, EngineError> {
+        self.verify_from(frame, template, Nets::Kernels)
+    }
+
+    /// [`verify`](Self::verify) on the networks' outputs read back from the GPU.
+    pub fn verify_read(&self, frame: &RgbImage, template: &Template, read: &Readback) -> Result<Verification, EngineError> {
+        self.verify_from(frame, template, Nets::Read(read))
+    }
+
+    fn verify_from(&self, frame: &RgbImage, template: &Template, nets: Nets) -> Result<Verification, EngineError> {
         if template.model_id != self.model_id {
             return Err(EngineError::ForeignTemplate { found: template.model_id, expected: self.model_id });
         }
-        let face = self.single(frame)?;
+        let face = self.single(frame, nets)?;
         let liveness_score = face.liveness_score.unwrap_or(0.0);
         let similarity = cosine(face.embedding.as_deref().unwrap_or(&[]), &template.embedding);
         let d = self.thresholds.decide(&[(liveness_score, similarity)])?;

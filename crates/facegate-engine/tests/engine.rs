@@ -151,3 +151,37 @@ fn a_broken_student_file_is_refused() {
     }
     assert_eq!(Engine::from_bytes(b"{", &bin, &good).err().expect("refused").code(), "MODEL");
 }
+
+/// The WebGPU build's path: the networks' outputs come back in one buffer and the engine
+/// turns them into the same faces, templates and decisions as when it runs them itself. The
+/// buffer here is the CPU's own ([`Engine::reference_readback`], what the GPU program is
+/// tested against in the browser), on the committed student: a live face, a print, two
+/// people, no face.
+#[test]
+fn read_back_outputs_give_the_engines_own_answers() {
+    let student = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/student.fgw")).unwrap();
+    let e = engine_with("facemesh-detection-short", &student);
+    let live = jpeg(data().join("nuaa-sequences/live/000.jpg"));
+    let print = jpeg(data().join("nuaa-sequences/print/000.jpg"));
+    let blank = RgbImage::from_rgb(64, 48, vec![128; 64 * 48 * 3]).unwrap();
+    let read = |f: &RgbImage, mirror: bool| facegate_engine::Readback::parse(&e.reference_readback(f, mirror).unwrap()).unwrap();
+    for frame in [&live, &print, &two_faces(), &blank] {
+        assert_eq!(e.analyze_read(frame, &read(frame, false)).unwrap(), e.analyze(frame).unwrap());
+    }
+    assert!(!e.analyze(&live).unwrap().is_empty());
+    let frames: Vec<RgbImage> = (0..3).map(|k| jpeg(data().join(format!("nuaa-sequences/live/{:03}.jpg", k * 5)))).collect();
+    let template = e.enroll(&frames).unwrap();
+    let read_frames: Vec<(RgbImage, facegate_engine::Readback)> = frames.iter().map(|f| (f.clone(), read(f, true))).collect();
+    assert_eq!(e.enroll_read(&read_frames).unwrap(), template);
+    for frame in [&live, &print] {
+        assert_eq!(e.verify_read(frame, &template, &read(frame, true)).unwrap(), e.verify(frame, &template).unwrap());
+    }
+    let two = two_faces();
+    assert_eq!(e.verify_read(&two, &template, &read(&two, true)).unwrap_err(), e.verify(&two, &template).unwrap_err());
+    // Without the mirror pass the target's embedding is recomputed here: same answer.
+    assert_eq!(e.verify_read(&live, &template, &read(&live, false)).unwrap(), e.verify(&live, &template).unwrap());
+    // Rows naming anchors the detector does not have are refused, not decoded.
+    let mut bad = e.reference_readback(&live, false).unwrap();
+    bad[facegate_engine::readback::at::ROWS] = 60000.0;
+    assert_eq!(e.analyze_read(&live, &facegate_engine::Readback::parse(&bad).unwrap()).unwrap_err().code(), "MODEL");
+}

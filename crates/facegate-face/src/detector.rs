@@ -58,6 +58,9 @@ pub struct Detector {
     config: DetectorConfig,
 }
 
+/// Values per anchor row: score logit, box (4) and six keypoints (12).
+pub const ROW: usize = 17;
+
 /// JS `Math.round`: halves go towards +infinity, also for negative numbers.
 pub fn js_round(x: f64) -> f64 {
     (x + 0.5).floor()
@@ -90,30 +93,45 @@ impl Detector {
     /// Faces in the frame, best first. An empty list is not an error here: policy
     /// (no face / several faces) belongs to the caller.
     pub fn detect(&self, img: &RgbImage) -> Result<Vec<Detection>, FaceError> {
+        let table = self.table(img)?;
+        let rows: Vec<(usize, &[f32])> = self.keep(&table).into_iter().map(|i| (i, &table[i * ROW..][..ROW])).collect();
+        Ok(self.decode(img.width(), img.height(), &rows))
+    }
+
+    /// The network on a frame: one row per anchor, [score logit, 16 box and keypoint values].
+    pub fn table(&self, img: &RgbImage) -> Result<Vec<f32>, FaceError> {
         let s = self.size;
         let x: Vec<f32> = resize_bilinear(img, s, s).into_iter().map(|v| v / 127.5 - 1.0).collect();
         let x = Map::new(s, s, 3, x).map_err(|e| FaceError::Model(e.to_string()))?;
         let names: Vec<&str> = self.outputs.iter().map(String::as_str).collect();
         let outs = self.graph.run(x, &names).map_err(|e| FaceError::Model(e.to_string()))?;
-        let table = self.rows(outs.into_iter().map(|v| v.into_tf_vec()).collect())?;
-        let row = |i: usize| -> (f32, &[f32]) { (table[i * 17], &table[i * 17 + 1..i * 17 + 17]) };
-        let sf = s as f32;
-        let mut boxes = Vec::with_capacity(self.anchors.len());
-        let mut scores = Vec::with_capacity(self.anchors.len());
-        for (i, anchor) in self.anchors.iter().enumerate() {
-            let (logit, reg) = row(i);
-            let c = [(reg[0] + anchor[0]) / sf, (reg[1] + anchor[1]) / sf];
-            let half = [reg[2] / sf / 2.0, reg[3] / sf / 2.0];
-            boxes.push([(c[0] - half[0]) * sf, (c[1] - half[1]) * sf, (c[0] + half[0]) * sf, (c[1] + half[1]) * sf]);
-            scores.push(1.0 / (1.0 + (-logit).exp()));
-        }
-        let keep = non_max_suppression(&boxes, &scores, self.config.max_faces, self.config.iou_threshold, self.config.min_confidence);
-        let factor = [img.width() as f64 / s as f64, img.height() as f64 / s as f64];
-        let mut faces = Vec::with_capacity(keep.len());
-        for i in keep {
-            let (_, reg) = row(i);
-            let b = boxes[i];
-            let anchor = self.anchors[i];
+        self.rows(outs.into_iter().map(|v| v.into_tf_vec()).collect())
+    }
+
+    /// The anchors non-max suppression keeps, best first.
+    pub fn keep(&self, table: &[f32]) -> Vec<usize> {
+        let (boxes, scores): (Vec<[f32; 4]>, Vec<f32>) = (0..self.anchors.len()).map(|i| self.anchor_box(i, &table[i * ROW..][..ROW])).unzip();
+        non_max_suppression(&boxes, &scores, self.config.max_faces, self.config.iou_threshold, self.config.min_confidence)
+    }
+
+    /// Box [x1, y1, x2, y2] in detector pixels and score of anchor `i` from its row.
+    fn anchor_box(&self, i: usize, row: &[f32]) -> ([f32; 4], f32) {
+        let (logit, reg, anchor, sf) = (row[0], &row[1..], self.anchors[i], self.size as f32);
+        let c = [(reg[0] + anchor[0]) / sf, (reg[1] + anchor[1]) / sf];
+        let half = [reg[2] / sf / 2.0, reg[3] / sf / 2.0];
+        ([(c[0] - half[0]) * sf, (c[1] - half[1]) * sf, (c[0] + half[0]) * sf, (c[1] + half[1]) * sf], 1.0 / (1.0 + (-logit).exp()))
+    }
+
+    /// Kept anchors (index, row) as detections in the pixels of a `width` x `height` frame.
+    /// The WebGPU build runs the network and the suppression on the GPU and reads back only
+    /// these rows; this is where both builds turn them into faces.
+    pub fn decode(&self, width: usize, height: usize, rows: &[(usize, &[f32])]) -> Vec<Detection> {
+        let s = self.size;
+        let factor = [width as f64 / s as f64, height as f64 / s as f64];
+        let mut faces = Vec::with_capacity(rows.len());
+        for &(i, row) in rows {
+            let (b, score) = self.anchor_box(i, row);
+            let (reg, anchor) = (&row[1..], self.anchors[i]);
             let sp = [b[0] as f64 * factor[0], b[1] as f64 * factor[1]];
             let ep = [b[2] as f64 * factor[0], b[3] as f64 * factor[1]];
             let mut landmarks = [[0f64; 2]; 6];
@@ -127,9 +145,14 @@ impl Detector {
             let c2 = [esp[0] + (eep[0] - esp[0]) / 2.0, esp[1] + (eep[1] - esp[1]) / 2.0];
             let half = (eep[0] - esp[0]).abs().max((eep[1] - esp[1]).abs()) / 2.0;
             let square = [js_round(c2[0] - half), js_round(c2[1] - half), js_round(c2[0] + half), js_round(c2[1] + half)];
-            faces.push(Detection { score: scores[i], raw_box: [sp[0], sp[1], ep[0], ep[1]], square, landmarks });
+            faces.push(Detection { score, raw_box: [sp[0], sp[1], ep[0], ep[1]], square, landmarks });
         }
-        Ok(faces)
+        faces
+    }
+
+    /// Anchor centres in detector pixels, in table order.
+    pub fn anchors(&self) -> &[[f32; 2]] {
+        &self.anchors
     }
 
     /// One row per anchor, fine grid first: [score logit, 16 box and keypoint values].
@@ -137,7 +160,7 @@ impl Detector {
         let n = self.anchors.len();
         if outs.len() == 1 {
             let t = outs.pop().expect("one output");
-            return if t.len() == n * 17 { Ok(t) } else { Err(FaceError::Model(format!("detector output has {} values, expected {}", t.len(), n * 17))) };
+            return if t.len() == n * ROW { Ok(t) } else { Err(FaceError::Model(format!("detector output has {} values, expected {}", t.len(), n * ROW))) };
         }
         // As the human library does: order outputs by size -> scores(384), scores(512),
         // boxes(384), boxes(512); rows are the 512 fine anchors, then the 384 coarse ones.
@@ -146,7 +169,7 @@ impl Detector {
         if rows(0) + rows(1) != n || rows(2) != 16 * rows(0) || rows(3) != 16 * rows(1) {
             return Err(FaceError::Model("unexpected BlazeFace output shapes".into()));
         }
-        let mut table = Vec::with_capacity(n * 17);
+        let mut table = Vec::with_capacity(n * ROW);
         for (scores, boxes) in [(&outs[1], &outs[3]), (&outs[0], &outs[2])] {
             for (score, b) in scores.iter().zip(boxes.chunks_exact(16)) {
                 table.push(*score);

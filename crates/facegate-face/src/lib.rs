@@ -14,7 +14,7 @@ pub mod specs;
 
 pub use align::{ARCFACE_112, Similarity, aligned_face, aligned_view, alignment, alignment_view, reflected_view, template4, template4_view, warp};
 pub use crop::{Alignment, CropSpec, face_crop, face_crop_view, widen};
-pub use detector::{Detection, Detector, DetectorConfig, js_round, non_max_suppression};
+pub use detector::{Detection, Detector, DetectorConfig, ROW, js_round, non_max_suppression};
 pub use error::FaceError;
 pub use image::{MAX_PIXELS, RgbImage};
 pub use resample::{crop_and_resize, resize_bilinear, resize_bilinear_f32, rotated_crop};

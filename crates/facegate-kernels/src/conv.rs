@@ -69,6 +69,23 @@ impl Conv2d {
         (self.cin, self.cout)
     }
 
+    pub fn kind(&self) -> ConvKind {
+        self.kind
+    }
+
+    /// TF's layout (see the struct): what another backend uploads as it is.
+    pub fn weight(&self) -> &[f32] {
+        &self.weight
+    }
+
+    pub fn bias(&self) -> &[f32] {
+        &self.bias
+    }
+
+    pub fn activation(&self) -> Activation {
+        self.act
+    }
+
     /// Output height and width for an `h` x `w` input.
     pub fn out_size(&self, h: usize, w: usize, pads: Pads) -> (usize, usize) {
         (out_len(h, pads.top, pads.bottom, self.kernel[0], self.stride[0]), out_len(w, pads.left, pads.right, self.kernel[1], self.stride[1]))

@@ -166,6 +166,13 @@ impl StudentKernels {
     /// One HWC 0..255 crop of `STUDENT_INPUT` square: its unit embedding and live logit,
     /// wired as `Student::forward`.
     pub fn run(&self, crop: &[f32]) -> (Vec<f32>, f32) {
+        let (e, logit) = self.run_raw(crop);
+        (unit(&e, 1e-6), logit)
+    }
+
+    /// [`run`](Self::run) before the embedding is scaled to unit length: what the WebGPU
+    /// build's head returns (and [`unit`] finishes on the CPU, in both builds).
+    pub fn run_raw(&self, crop: &[f32]) -> (Vec<f32>, f32) {
         assert_eq!(crop.len(), STUDENT_INPUT * STUDENT_INPUT * 3, "crops are {STUDENT_INPUT}x{STUDENT_INPUT} RGB");
         let x = Map { h: STUDENT_INPUT, w: STUDENT_INPUT, c: 3, data: crop.iter().map(|v| v / 127.5 - 1.0).collect() };
         let run = |layers: &[KernelLayer], x: Map| layers.iter().fold(x, |h, l| l.run(&h));
@@ -185,11 +192,10 @@ impl StudentKernels {
             }
         }
         let e = linear(&face, &self.embed.0, &self.embed.1).expect("head shapes");
-        let norm = e.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-6);
         let mut features = mean(&s2, 0..s2.h, 0..s2.w);
         features.extend(mean(&s3, 0..s3.h, 0..s3.w));
         let logit = linear(&features, &self.live.0, &self.live.1).expect("head shapes")[0];
-        (e.into_iter().map(|v| v / norm).collect(), logit)
+        (e, logit)
     }
 }
 
@@ -217,14 +223,25 @@ pub fn embed_and_score(student: &StudentKernels, crops: &[Vec<f32>]) -> (Vec<Vec
     crops
         .iter()
         .map(|c| {
-            let (own, logit) = student.run(c);
+            let (own, logit) = student.run_raw(c);
             let mut m = c.clone();
             flip(&mut m, STUDENT_INPUT);
-            let sum: Vec<f32> = own.iter().zip(student.run(&m).0).map(|(x, y)| x + y).collect();
-            let norm = sum.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-            (sum.into_iter().map(|v| v / norm).collect(), p_live(logit))
+            (fuse_mirror(&own, &student.run_raw(&m).0), p_live(logit))
         })
         .unzip()
+}
+
+/// The embedding of a crop and its mirror image ([`embed_and_score`]) from their raw
+/// embeddings ([`StudentKernels::run_raw`]): each scaled to unit length, summed, scaled again.
+pub fn fuse_mirror(own: &[f32], mirror: &[f32]) -> Vec<f32> {
+    let sum: Vec<f32> = unit(own, 1e-6).iter().zip(unit(mirror, 1e-6)).map(|(x, y)| x + y).collect();
+    unit(&sum, 1e-12)
+}
+
+/// `e` scaled to unit length (a norm under `floor` counts as `floor`).
+pub fn unit(e: &[f32], floor: f32) -> Vec<f32> {
+    let norm = e.iter().map(|v| v * v).sum::<f32>().sqrt().max(floor);
+    e.iter().map(|v| v / norm).collect()
 }
 
 /// P(live) alone, one pass per crop: for faces nobody is matched against (a frame being
@@ -233,7 +250,8 @@ pub fn score(student: &StudentKernels, crops: &[Vec<f32>]) -> Vec<f32> {
     crops.iter().map(|c| p_live(student.run(c).1)).collect()
 }
 
-fn p_live(logit: f32) -> f32 {
+/// P(live) from the liveness head's logit.
+pub fn p_live(logit: f32) -> f32 {
     1.0 / (1.0 + (-logit).exp())
 }
 

@@ -55,7 +55,7 @@ impl KernelValue {
         }
     }
 
-    fn ints(&self) -> std::result::Result<&[i64], String> {
+    pub(super) fn ints(&self) -> std::result::Result<&[i64], String> {
         match self {
             KernelValue::Ints { data, .. } => Ok(data),
             v => Err(format!("expected an int tensor, got shape {:?}", v.tf_shape())),
@@ -71,7 +71,7 @@ impl KernelValue {
 }
 
 #[derive(Debug, Clone)]
-enum KernelOp {
+pub(super) enum KernelOp {
     Input,
     Const(KernelValue),
     Folded,
@@ -92,17 +92,17 @@ enum KernelOp {
 /// A [`TfGraph`] compiled for facegate-kernels.
 #[derive(Debug, Clone)]
 pub struct KernelGraph {
-    ops: Vec<KernelOp>,
-    inputs: Vec<Vec<usize>>,
-    names: Vec<String>,
-    tf_ops: Vec<String>,
-    index: HashMap<String, usize>,
-    input: usize,
-    input_shape: [Option<usize>; 4],
+    pub(super) ops: Vec<KernelOp>,
+    pub(super) inputs: Vec<Vec<usize>>,
+    pub(super) names: Vec<String>,
+    pub(super) tf_ops: Vec<String>,
+    pub(super) index: HashMap<String, usize>,
+    pub(super) input: usize,
+    pub(super) input_shape: [Option<usize>; 4],
     outputs: Vec<String>,
     /// For a residual Add whose only reader is a ReLU: that node and its activation, applied
     /// in the Add's own pass (one pass over the map, not two) unless the Add is requested.
-    then_act: Vec<Option<(usize, facegate_kernels::Activation)>>,
+    pub(super) then_act: Vec<Option<(usize, facegate_kernels::Activation)>>,
 }
 
 fn compile_node(node: IrNode) -> std::result::Result<KernelOp, String> {
@@ -190,7 +190,7 @@ impl KernelGraph {
     }
 }
 
-fn pads_for(padding: Padding, h: usize, w: usize, kernel: [usize; 2], stride: [usize; 2]) -> Pads {
+pub(super) fn pads_for(padding: Padding, h: usize, w: usize, kernel: [usize; 2], stride: [usize; 2]) -> Pads {
     match padding {
         Padding::Valid => Pads::default(),
         Padding::Same => {
@@ -284,7 +284,7 @@ impl KernelGraph {
         })
     }
 
-    fn eval(&self, op: &KernelOp, mut args: Vec<KernelValue>) -> std::result::Result<KernelValue, String> {
+    pub(super) fn eval(&self, op: &KernelOp, mut args: Vec<KernelValue>) -> std::result::Result<KernelValue, String> {
         let mut arg = |i: usize| {
             args.get_mut(i).map(|v| std::mem::replace(v, KernelValue::Ints { shape: vec![], data: vec![] })).ok_or_else(|| format!("missing input {i}"))
         };

@@ -5,6 +5,7 @@
 mod error;
 mod ir;
 mod kernel_graph;
+mod layers;
 mod manifest;
 pub mod schedule;
 mod weights;
@@ -12,4 +13,5 @@ mod weights;
 pub use error::{Result, TfjsError};
 pub use ir::{Act, BinOp, ConvSpec, IrNode, IrOp, Padding, TfGraph, reshape_target, same_pad, strided_slice};
 pub use kernel_graph::{KernelGraph, KernelValue};
+pub use layers::{Layer, Layers};
 pub use weights::ConstData;
