@@ -5,7 +5,6 @@
 //! tests/detector.rs finds the same boxes with both. The shard is stored as two byte planes
 //! (`byte_planes`), which gzips smaller.
 
-use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 fn main() {
@@ -47,38 +46,14 @@ fn student_detector(path: &Path) -> Result<String, String> {
     Ok(facegate_format::read_meta(&bytes).map_err(|e| e.to_string())?.detector().to_string())
 }
 
-/// Rewrites a one-shard TF.js graph model with its unquantized float32 weights stored as
-/// float16; other weights are copied as they are.
+/// The one-shard graph with its float32 weights stored as float16
+/// (`facegate_runtime::tfjs::float16_weights`, which the WebGPU program's tool reads the same
+/// way), its shard as byte planes.
 fn half_weights(json_in: &Path, bin_in: &Path, json_out: &Path, bin_out: &Path) -> Result<(), String> {
-    let mut model: Value = serde_json::from_slice(&std::fs::read(json_in).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
-    let bytes = std::fs::read(bin_in).map_err(|e| format!("{}: {e}", bin_in.display()))?;
-    let groups = model["weightsManifest"].as_array_mut().ok_or("no weightsManifest")?;
-    if groups.len() != 1 || groups[0]["paths"].as_array().map(Vec::len) != Some(1) {
-        return Err("expected one weight group with one shard".into());
-    }
-    let mut at = 0usize;
-    let mut out = Vec::with_capacity(bytes.len() / 2);
-    for w in groups[0]["weights"].as_array_mut().ok_or("no weights")? {
-        let count: usize = w["shape"].as_array().ok_or("weight without shape")?.iter().map(|d| d.as_u64().unwrap_or(0) as usize).product();
-        let width = match (w["dtype"].as_str(), w.get("quantization").and_then(|q| q["dtype"].as_str())) {
-            (Some("float32" | "int32"), None) => 4,
-            (_, Some("float16" | "uint16")) => 2,
-            (_, Some("uint8")) => 1,
-            other => return Err(format!("weight {} has an unknown layout {other:?}", w["name"])),
-        };
-        let raw = bytes.get(at..at + count * width).ok_or_else(|| format!("shard ends inside weight {}", w["name"]))?;
-        at += count * width;
-        if w["dtype"] == "float32" && w.get("quantization").is_none() {
-            for c in raw.chunks_exact(4) {
-                out.extend(half::f16::from_f32(f32::from_le_bytes([c[0], c[1], c[2], c[3]])).to_le_bytes());
-            }
-            w["quantization"] = json!({ "dtype": "float16", "original_dtype": "float32" });
-        } else {
-            out.extend_from_slice(raw);
-        }
-    }
-    std::fs::write(json_out, serde_json::to_vec(&model).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
-    std::fs::write(bin_out, byte_planes(&out)).map_err(|e| e.to_string())
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let (json, shard) = facegate_runtime::tfjs::float16_weights(&read(json_in)?, &read(bin_in)?)?;
+    std::fs::write(json_out, json).map_err(|e| e.to_string())?;
+    std::fs::write(bin_out, byte_planes(&shard)).map_err(|e| e.to_string())
 }
 
 /// The even bytes, then the odd ones (src/lib.rs `interleave` undoes it). A float16's sign and

@@ -16,8 +16,9 @@ use facegate_kernels::{Activation, Conv2d, Pads};
 pub enum Layer<'g> {
     /// `y = conv(x)`, bias and activation inside; `x` is `h` x `w`.
     Conv { x: usize, y: usize, conv: &'g Conv2d, pads: Pads, h: usize, w: usize },
-    /// `y = act(a + b)` (a residual add and the ReLU after it).
-    Add { a: usize, b: usize, y: usize, act: Activation },
+    /// `y = act(a + b)` (a residual add and the ReLU after it); `node` is the node whose value
+    /// `y` holds (the ReLU when it is fused).
+    Add { a: usize, b: usize, y: usize, act: Activation, node: usize },
     /// `y = act(x)`.
     Act { x: usize, y: usize, act: Activation },
     MaxPool { x: usize, y: usize, kernel: [usize; 2], stride: [usize; 2], pads: Pads, hwc: [usize; 3] },
@@ -39,6 +40,11 @@ pub struct Layers<'g> {
 }
 
 impl KernelGraph {
+    /// The name of the node that made value `id`.
+    pub fn node_name(&self, id: usize) -> Option<&str> {
+        self.names.get(id).map(String::as_str)
+    }
+
     /// The layers computing `outputs` from an input of `hwc`, with every shape resolved.
     pub fn layers(&self, hwc: [usize; 3], outputs: &[&str]) -> Result<Layers<'_>> {
         let inputs: Vec<&[usize]> = self.inputs.iter().map(Vec::as_slice).collect();
@@ -79,14 +85,14 @@ impl KernelGraph {
                         return Err(node_err("Add of two values of one shape".into()));
                     }
                     shapes[i] = shapes[nodes[0]].clone();
-                    let act = match self.then_act[i].filter(|_| !plan.targets.contains(&i)) {
+                    let (act, node) = match self.then_act[i].filter(|_| !plan.targets.contains(&i)) {
                         Some((r, act)) => {
                             fused[r] = true;
-                            act
+                            (act, r)
                         }
-                        None => Activation::None,
+                        None => (Activation::None, i),
                     };
-                    layers.push(Layer::Add { a: ins[0], b: ins[1], y: i, act });
+                    layers.push(Layer::Add { a: ins[0], b: ins[1], y: i, act, node });
                 }
                 KernelOp::Relu | KernelOp::Relu6 if fused[i] => {
                     alias[i] = ins[0];

@@ -148,3 +148,38 @@ mod tests {
         assert_eq!(n.data_inputs().collect::<Vec<_>>(), vec!["a", "c"]);
     }
 }
+
+/// A one-shard TF.js graph model (`model.json`, its shard) with every unquantized float32
+/// weight stored as float16, as the TF.js manifest's own `float16` quantization writes it; other
+/// weights as they are. The browser build embeds the detector so (half the bytes: its published
+/// weights are float16 values widened to float32), and every other build of the browser's
+/// detector (the WebGPU program) reads it the same way, so all run the same numbers.
+pub fn float16_weights(model_json: &[u8], shard: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let mut model: Json = serde_json::from_slice(model_json).map_err(|e| e.to_string())?;
+    let groups = model["weightsManifest"].as_array_mut().ok_or("no weightsManifest")?;
+    if groups.len() != 1 || groups[0]["paths"].as_array().map(Vec::len) != Some(1) {
+        return Err("expected one weight group with one shard".into());
+    }
+    let mut at = 0usize;
+    let mut out = Vec::with_capacity(shard.len() / 2);
+    for w in groups[0]["weights"].as_array_mut().ok_or("no weights")? {
+        let count: usize = w["shape"].as_array().ok_or("weight without shape")?.iter().map(|d| d.as_u64().unwrap_or(0) as usize).product();
+        let width = match (w["dtype"].as_str(), w.get("quantization").and_then(|q| q["dtype"].as_str())) {
+            (Some("float32" | "int32"), None) => 4,
+            (_, Some("float16" | "uint16")) => 2,
+            (_, Some("uint8")) => 1,
+            other => return Err(format!("weight {} has an unknown layout {other:?}", w["name"])),
+        };
+        let raw = shard.get(at..at + count * width).ok_or_else(|| format!("shard ends inside weight {}", w["name"]))?;
+        at += count * width;
+        if w["dtype"] == "float32" && w.get("quantization").is_none() {
+            for c in raw.chunks_exact(4) {
+                out.extend(half::f16::from_f32(f32::from_le_bytes([c[0], c[1], c[2], c[3]])).to_le_bytes());
+            }
+            w["quantization"] = serde_json::json!({ "dtype": "float16", "original_dtype": "float32" });
+        } else {
+            out.extend_from_slice(raw);
+        }
+    }
+    Ok((serde_json::to_vec(&model).map_err(|e| e.to_string())?, out))
+}

@@ -14,4 +14,5 @@ pub use error::{Result, TfjsError};
 pub use ir::{Act, BinOp, ConvSpec, IrNode, IrOp, Padding, TfGraph, reshape_target, same_pad, strided_slice};
 pub use kernel_graph::{KernelGraph, KernelValue};
 pub use layers::{Layer, Layers};
+pub use manifest::float16_weights;
 pub use weights::ConstData;
