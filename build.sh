@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # facegate's one entry point: set-up, build, test, evaluate, serve.
 #   ./build.sh setup   install what a fresh Debian machine lacks (idempotent)
-#   ./build.sh test    run every test (rustfmt and clippy checks, Rust unit, parity, CLI, wasm and login-page tests in headless Chromium)
+#   ./build.sh test    run every test (rustfmt and clippy checks, Rust unit, parity, CLI, wasm, WebGPU and login-page tests in headless Chromium)
 #   ./build.sh lint    the rustfmt and clippy checks alone (the first step of test)
 #   ./build.sh build   build the facegate CLI, the npm package (pkg/, target/facegate-*.tgz) and the login page (target/www)
 #   ./build.sh serve   build the SDK and the login page (www/) and serve it on http://127.0.0.1:8080/
@@ -119,7 +119,9 @@ build_pkg() {
   wasm_build simd
   wasm_build plain
   cp pkg-templates/* pkg/
-  for f in pkg/simd/facegate_wasm_bg.wasm pkg/plain/facegate_wasm_bg.wasm; do
+  # The WebGPU backend's program and weights, lowered natively from the same files (facegate-gpu).
+  cargo run --release --locked --quiet -p facegate-gpu -- program --out pkg/webgpu
+  for f in pkg/simd/facegate_wasm_bg.wasm pkg/plain/facegate_wasm_bg.wasm pkg/webgpu.js pkg/webgpu/program.json; do
     printf '%s: %d bytes, %d gzip\n' "$f" "$(stat -c %s "$f")" "$(gzip -9 -c "$f" | wc -c)"
   done
   rm -f target/facegate-*.tgz
@@ -157,6 +159,9 @@ test_all() {
   [[ ${PIPESTATUS[0]} == 0 ]] || status=1
   # The packed npm package in a fresh app: the API, and no bundler, vite dev, vite build, webpack 5.
   build_pkg && node tests/npm/package.test.mjs 2>&1 | tee -a target/test.log
+  [[ ${PIPESTATUS[0]} == 0 ]] || status=1
+  # The WebGPU backend on SwiftShader: program parity per op type, the package's answers, fallbacks.
+  node tests/browser/webgpu.test.mjs 2>&1 | tee -a target/test.log
   [[ ${PIPESTATUS[0]} == 0 ]] || status=1
   # The login page end to end: fake camera from nuaa-sequences, offline, no external request.
   build_www && node tests/browser/login.test.mjs 2>&1 | tee -a target/test.log

@@ -73,8 +73,21 @@ export interface Decision {
   scores?: { liveness: number; similarity: number };
 }
 
+/** The WebGPU backend at work (`info().webgpu`), per frame. */
+export interface WebGpuInfo {
+  /** The adapter, e.g. "google swiftshader" (software) or a hardware GPU's vendor. */
+  adapter: string;
+  dispatches: number;
+  readbacks: 1;
+  readbackBytes: number;
+}
+
 export interface Info {
-  backend: 'simd' | 'wasm';
+  /** What runs the networks now: 'webgpu' until the GPU fails, then the CPU build. */
+  backend: 'simd' | 'wasm' | 'webgpu';
+  webgpu: WebGpuInfo | null;
+  /** Why 'webgpu' was asked for and is not running (no adapter, a lost device...), else null. */
+  fallback: string | null;
   debug: boolean;
   arch: string;
   modelId: string;
@@ -97,8 +110,10 @@ export interface Progress {
 }
 
 export interface CreateOptions {
-  /** 'auto' (default): SIMD when available, else plain wasm. */
-  backend?: 'auto' | 'simd' | 'wasm';
+  /** 'auto' (default): SIMD when available, else plain wasm. 'webgpu': the networks on the GPU
+   * (a lazily loaded module), falling back to 'auto' when WebGPU cannot run; `analyze` stays
+   * synchronous on the CPU, `analyzeAsync`, `enroll` and `verify` use the GPU. */
+  backend?: 'auto' | 'simd' | 'wasm' | 'webgpu';
   /** AES-GCM key sealing templates (see `templateKey`); a non-extractable one for this page's lifetime when omitted. */
   key?: CryptoKey;
   thresholds?: Partial<Thresholds>;
@@ -128,6 +143,8 @@ export class FaceGate {
   readonly thresholds: Thresholds;
   setThresholds(t: Partial<Thresholds>): Thresholds;
   analyze(frame: Frame): Face[];
+  /** `analyze` on the GPU when the backend is 'webgpu' (else the CPU): the same answer. */
+  analyzeAsync(frame: Frame): Promise<Face[]>;
   enroll(frames: Frame[], options: CallOptions): Promise<Template>;
   /** One frame or several of one person, fused. */
   verify(frames: Frame | Frame[], template: Template, options: CallOptions): Promise<Decision>;

@@ -104,6 +104,11 @@ function toRgba(frame) {
   return { data: image.data, width: sw, height: sh, scale: w / sw };
 }
 
+/** An RGBA frame's bytes, as the engine takes them. */
+function bytesOf(f) {
+  return new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength);
+}
+
 /** Box and keypoints from the scaled frame back to the caller's pixels. */
 function unscale(face, scale) {
   if (scale === 1) return face;
@@ -162,6 +167,8 @@ export class FaceGate {
   #options;
   #memory;
   #gone = null;
+  #gpu = null;
+  #fallback = null;
 
   constructor(core, CoreClass, key, options, memory) {
     this.#core = core;
@@ -180,10 +187,10 @@ export class FaceGate {
    */
   static async create(options = {}) {
     const backend = options.backend ?? 'auto';
-    if (!['auto', 'simd', 'wasm'].includes(backend)) {
-      throw new FaceGateError('BAD_OPTION', `unknown backend "${backend}": 'auto', 'simd' or 'wasm'`);
+    if (!['auto', 'simd', 'wasm', 'webgpu'].includes(backend)) {
+      throw new FaceGateError('BAD_OPTION', `unknown backend "${backend}": 'auto', 'simd', 'wasm' or 'webgpu'`);
     }
-    const simd = backend === 'simd' || (backend === 'auto' && simdSupported());
+    const simd = backend === 'simd' || (['auto', 'webgpu'].includes(backend) && simdSupported());
     if (backend === 'simd' && !simdSupported()) throw new FaceGateError('BACKEND_UNAVAILABLE', 'this browser has no WebAssembly SIMD; use "auto"');
     const [init, CoreClass, dir] = simd ? [initSimd, CoreSimd, 'simd'] : [initPlain, CorePlain, 'plain'];
     const url = options.wasmUrl ?? WASM_URLS[dir]();
@@ -209,8 +216,36 @@ export class FaceGate {
     }
     const key = options.key ?? (await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']));
     const gate = new FaceGate(core, CoreClass, key, { debug: Boolean(options.debug), backend: simd ? 'simd' : 'wasm', modelId }, exports.memory);
+    if (backend === 'webgpu') await gate.#startGpu(options.signal);
     progress({ phase: 'ready', loaded: 1, total: 1 });
     return gate;
+  }
+
+  /** The WebGPU module, loaded only now; any failure (no WebGPU, no adapter, a device or
+   * shader error, missing files) leaves the CPU backend running and says why in `info()`. */
+  async #startGpu(signal) {
+    try {
+      const { createGpu } = await import('./webgpu.js');
+      checkAbort(signal);
+      this.#gpu = await createGpu({ modelId: this.#options.modelId });
+    } catch (e) {
+      if (e instanceof FaceGateError && e.code === 'ABORTED') throw e;
+      this.#fallback = `WebGPU unavailable, running on ${this.#options.backend}: ${e && e.message ? e.message : e}`;
+    }
+  }
+
+  /** The GPU's readback for an RGBA frame, or null to run it on the CPU: no GPU, a frame the
+   * engine will refuse (it says why), or a GPU that failed, which is then dropped for good. */
+  async #read(f, mirror) {
+    if (!this.#gpu || !(Number.isInteger(f.width) && Number.isInteger(f.height) && f.width > 0 && f.height > 0 && f.data.length === f.width * f.height * 4)) return null;
+    try {
+      return await this.#gpu.run(f, mirror);
+    } catch (e) {
+      this.#gpu.destroy?.();
+      this.#gpu = null;
+      this.#fallback = `WebGPU stopped, running on ${this.#options.backend}: ${e && e.message ? e.message : e}`;
+      return null;
+    }
   }
 
   /** Runs `f` on the engine; a trap (which leaves a wasm instance unusable) gets a fresh one. */
@@ -241,7 +276,15 @@ export class FaceGate {
   /** Which build runs, the model's identity, operating points, measured accuracy, and the
    * wasm memory in use. */
   info() {
-    return { backend: this.#options.backend, debug: this.#options.debug, wasmMemoryBytes: this.#memory?.buffer.byteLength ?? null, ...this.#call((c) => c.info()) };
+    const webgpu = this.#gpu ? { adapter: this.#gpu.adapter, ...this.#gpu.stats } : null;
+    return {
+      backend: this.#gpu ? 'webgpu' : this.#options.backend,
+      debug: this.#options.debug,
+      wasmMemoryBytes: this.#memory?.buffer.byteLength ?? null,
+      webgpu,
+      fallback: this.#fallback,
+      ...this.#call((c) => c.info()),
+    };
   }
 
   get thresholds() {
@@ -257,7 +300,18 @@ export class FaceGate {
    * with `debug`). */
   analyze(frame) {
     const f = toRgba(frame);
-    const faces = this.#call((c) => c.analyze(new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength), f.width, f.height));
+    return this.#present(this.#call((c) => c.analyze(bytesOf(f), f.width, f.height)), f);
+  }
+
+  /** `analyze`, on the GPU when the backend is 'webgpu' (`analyze` itself is synchronous and
+   * always runs on the CPU); the same answer on either. */
+  async analyzeAsync(frame) {
+    const f = toRgba(frame);
+    const read = await this.#read(f, false);
+    return this.#present(this.#call((c) => (read ? c.analyzeRead(bytesOf(f), f.width, f.height, read) : c.analyze(bytesOf(f), f.width, f.height))), f);
+  }
+
+  #present(faces, f) {
     if (this.#options.debug) return faces.map((face) => unscale(face, f.scale));
     // People only (detections the engine scored), without scores: a per-frame liveness answer
     // is an oracle that an attacker can tune a photo against.
@@ -276,7 +330,10 @@ export class FaceGate {
     if (!Array.isArray(frames)) throw new FaceGateError('BAD_ARGUMENT', 'enroll takes an array of frames');
     checkAbort(signal);
     const rgba = frames.map(toRgba).map((f) => ({ data: f.data, width: f.width, height: f.height }));
-    const plain = this.#call((c) => c.enroll(rgba));
+    const reads = [];
+    for (const f of rgba) reads.push(await this.#read(f, true));
+    checkAbort(signal);
+    const plain = this.#call((c) => (reads.every(Boolean) ? c.enrollRead(rgba.map((f, k) => ({ ...f, read: reads[k] }))) : c.enroll(rgba)));
     const { modelId } = this.#options;
     const iv = crypto.getRandomValues(new Uint8Array(12));
     const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: associatedData(userId, modelId) }, this.#key, plain));
@@ -321,8 +378,9 @@ export class FaceGate {
     for (const frame of list) {
       checkAbort(signal);
       const f = toRgba(frame);
+      const read = await this.#read(f, true);
       try {
-        results.push(this.#call((c) => c.verify(new Uint8Array(f.data.buffer, f.data.byteOffset, f.data.byteLength), f.width, f.height, plain)));
+        results.push(this.#call((c) => (read ? c.verifyRead(bytesOf(f), f.width, f.height, plain, read) : c.verify(bytesOf(f), f.width, f.height, plain))));
       } catch (e) {
         if (list.length === 1 || !['NO_FACE', 'SEVERAL_FACES'].includes(e.code)) throw e;
         skipped = e;
@@ -335,6 +393,8 @@ export class FaceGate {
 
   /** Frees the engine; later calls raise DISPOSED. */
   dispose() {
+    this.#gpu?.destroy();
+    this.#gpu = null;
     this.#core?.free();
     this.#core = null;
     this.#gone = new FaceGateError('DISPOSED', 'this FaceGate was disposed');

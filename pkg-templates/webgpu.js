@@ -146,6 +146,9 @@ class Gpu {
     device.queue.writeBuffer(this.#frame, HEADER_BYTES, data.buffer, data.byteOffset, data.byteLength);
     device.pushErrorScope('validation');
     const encoder = device.createCommandEncoder();
+    const { result, resultLen } = this.#program;
+    // Rows and slots this frame does not fill read back as zeros, never as an earlier frame's.
+    encoder.clearBuffer(this.#arena, result * 4, resultLen * 4);
     const pass = encoder.beginComputePass();
     this.#program.steps.forEach((s, k) => {
       pass.setPipeline(this.#pipelines.get(s.kernel));
@@ -153,7 +156,6 @@ class Gpu {
       pass.dispatchWorkgroups(...s.groups);
     });
     pass.end();
-    const { result, resultLen } = this.#program;
     encoder.copyBufferToBuffer(this.#arena, result * 4, this.#readback, 0, resultLen * 4);
     const wanted = probes.map((name) => this.#program.probes.find((p) => p.name === name) ?? { name, missing: true });
     const extra = wanted.filter((p) => !p.missing).reduce((n, p) => n + p.len, 0);

@@ -23,7 +23,10 @@ self.onmessage = async (event) => {
       result = gate.info();
     } else if (!gate) {
       throw new FaceGateError('NOT_READY', 'the worker has no engine yet');
-    } else if (['analyze', 'enroll', 'verify', 'info', 'setThresholds', 'needsReenrolment'].includes(method)) {
+    } else if (method === 'analyze') {
+      // The asynchronous form: on the GPU when the worker's engine runs 'webgpu'.
+      result = await gate.analyzeAsync(...args);
+    } else if (['enroll', 'verify', 'info', 'setThresholds', 'needsReenrolment'].includes(method)) {
       result = await gate[method](...args);
     } else {
       throw new FaceGateError('BAD_ARGUMENT', `unknown method ${method}`);

@@ -11,7 +11,8 @@ use facegate_runtime::student::{STUDENT_INPUT, StudentKernels};
 use facegate_runtime::tfjs::KernelGraph;
 
 /// (probe name, values) for every probe of `program`, on `frame`; `mirror` as the frame
-/// header's flag (enrol and verify ask for the mirror pass).
+/// header's flag (enrol and verify ask for the mirror pass). The student's probes (crop 0 and
+/// the layers after it) only for a frame with one person in view.
 pub fn expected(program: &Program, detector_json: &[u8], shard: &[u8], student_file: &[u8], frame: &RgbImage, mirror: bool) -> Result<Vec<(String, Vec<f32>)>, String> {
     let err = |e: &dyn std::fmt::Display| e.to_string();
     let graph = KernelGraph::from_bytes(detector_json, &[shard]).map_err(|e| err(&e))?;
@@ -25,9 +26,13 @@ pub fn expected(program: &Program, detector_json: &[u8], shard: &[u8], student_f
         let c = engine.crop(frame, &face).into_iter().map(|v| v / 127.5 - 1.0).collect();
         Map::new(STUDENT_INPUT, STUDENT_INPUT, 3, c).map_err(|e| e.0)
     };
+    let one_person = engine.face(frame).is_ok();
     let mut out = Vec::new();
     for probe in &program.probes {
         let name = probe.name.as_str();
+        if [CROP, STEM, STUDENT_DW].contains(&name) && !one_person {
+            continue;
+        }
         let values = match name {
             DETECTOR_INPUT => input.clone(),
             TABLE => detector.table(frame).map_err(|e| err(&e))?,

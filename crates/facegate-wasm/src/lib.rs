@@ -5,8 +5,8 @@
 //! Every export validates its input and returns a `FaceGateError` (with a stable `code`)
 //! instead of panicking: a Rust panic in wasm is an `unreachable` trap that kills the instance.
 
-use facegate_engine::{Engine, EngineError, RgbImage, Thresholds, frame_from_rgba};
-use js_sys::{Array, Reflect, Uint8Array};
+use facegate_engine::{Engine, EngineError, Readback, RgbImage, Thresholds, frame_from_rgba};
+use js_sys::{Array, Float32Array, Reflect, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
@@ -92,6 +92,15 @@ fn frame_of(obj: &JsValue) -> Result<RgbImage, JsValue> {
     frame_from_rgba(width, height, &bytes).map_err(engine_error)
 }
 
+/// A frame object's `read`: the WebGPU backend's readback for it.
+fn readback_of(obj: &JsValue) -> Result<Readback, JsValue> {
+    let read = Reflect::get(obj, &"read".into()).map_err(|_| js_error("BAD_ARGUMENT", "frame has no `read`"))?;
+    if !read.is_instance_of::<Float32Array>() {
+        return Err(js_error("BAD_ARGUMENT", "frame `read` must be a Float32Array"));
+    }
+    Readback::parse(&Float32Array::new(&read).to_vec()).map_err(engine_error)
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Info {
@@ -159,6 +168,29 @@ impl Core {
         let template = self.engine.template(template).map_err(engine_error)?;
         let frame = frame(rgba, width, height)?;
         to_js(&self.engine.verify(&frame, &template).map_err(engine_error)?)
+    }
+
+    /// [`analyze`](Self::analyze) on the networks' outputs the WebGPU backend read back for
+    /// this frame (facegate-engine `readback` layout).
+    #[wasm_bindgen(js_name = analyzeRead)]
+    pub fn analyze_read(&self, rgba: &[u8], width: u32, height: u32, read: &[f32]) -> Result<JsValue, JsValue> {
+        let (frame, read) = (frame(rgba, width, height)?, Readback::parse(read).map_err(engine_error)?);
+        to_js(&self.engine.analyze_read(&frame, &read).map_err(engine_error)?)
+    }
+
+    /// [`enroll`](Self::enroll) with each frame's readback in its `read` (a Float32Array).
+    #[wasm_bindgen(js_name = enrollRead)]
+    pub fn enroll_read(&self, frames: Array) -> Result<Vec<u8>, JsValue> {
+        let frames = frames.iter().map(|f| Ok((frame_of(&f)?, readback_of(&f)?))).collect::<Result<Vec<_>, JsValue>>()?;
+        Ok(self.engine.enroll_read(&frames).map_err(engine_error)?.to_bytes())
+    }
+
+    /// [`verify`](Self::verify) on the frame's readback.
+    #[wasm_bindgen(js_name = verifyRead)]
+    pub fn verify_read(&self, rgba: &[u8], width: u32, height: u32, template: &[u8], read: &[f32]) -> Result<JsValue, JsValue> {
+        let template = self.engine.template(template).map_err(engine_error)?;
+        let (frame, read) = (frame(rgba, width, height)?, Readback::parse(read).map_err(engine_error)?);
+        to_js(&self.engine.verify_read(&frame, &template, &read).map_err(engine_error)?)
     }
 
     /// The log-in decision on several verifications of one person (their P(live) and
