@@ -3,9 +3,9 @@
 use crate::error::EngineError;
 use crate::readback::Readback;
 use crate::template::{Template, average, cosine};
-use facegate_face::{CropSpec, Detection, Detector, DetectorConfig, RgbImage};
+use facegate_face::{CropSpec, Detection, Detector, DetectorConfig, ROW, RgbImage};
 use facegate_format::{WeightsMeta, file_id};
-use facegate_runtime::student::{EMBEDDING, StudentKernels, embed_and_score, score};
+use facegate_runtime::student::{EMBEDDING, STUDENT_INPUT, StudentKernels, embed_and_score, flip, score};
 use facegate_runtime::tfjs::KernelGraph;
 use serde::Serialize;
 
@@ -141,13 +141,6 @@ pub struct Verification {
     pub quality: Quality,
 }
 
-/// Where a frame's networks run: here, on facegate-kernels, or already on the GPU.
-#[derive(Clone, Copy)]
-enum Nets<'a> {
-    Kernels,
-    Read(&'a Readback),
-}
-
 pub struct Engine {
     detector: Detector,
     student: StudentKernels,
@@ -207,53 +200,61 @@ impl Engine {
     /// Every detected face, the most confident first; the confident ones (up to
     /// MAX_SCORED_FACES) carry a liveness score. No embedding: nobody is matched here.
     pub fn analyze(&self, frame: &RgbImage) -> Result<Vec<Face>, EngineError> {
-        self.analyze_from(frame, Nets::Kernels)
+        self.analyze_read(frame, &self.read_here(frame, false)?)
     }
 
     /// [`analyze`](Self::analyze) on the networks' outputs read back from the GPU.
     pub fn analyze_read(&self, frame: &RgbImage, read: &Readback) -> Result<Vec<Face>, EngineError> {
-        self.analyze_from(frame, Nets::Read(read))
+        let detections = self.decode(frame, read)?;
+        self.faces(frame, &detections, None, read)
     }
 
-    fn analyze_from(&self, frame: &RgbImage, nets: Nets) -> Result<Vec<Face>, EngineError> {
-        let detections = self.detect(frame, nets)?;
-        self.faces(frame, &detections, None, nets)
-    }
-
-    /// The detector's faces: run here, or decoded from the rows the GPU kept.
-    fn detect(&self, frame: &RgbImage, nets: Nets) -> Result<Vec<Detection>, EngineError> {
-        match nets {
-            Nets::Kernels => Ok(self.detector.detect(frame)?),
-            Nets::Read(read) => {
-                let anchors = self.detector.anchors().len();
-                if let Some((i, _)) = read.rows.iter().find(|(i, row)| *i >= anchors || row.iter().any(|v| !v.is_finite())) {
-                    return Err(EngineError::Model(format!("GPU readback: anchor {i} of {anchors}, or a non-finite row")));
-                }
-                let rows: Vec<(usize, &[f32])> = read.rows.iter().map(|(i, r)| (*i, r.as_slice())).collect();
-                Ok(self.detector.decode(frame.width(), frame.height(), &rows))
-            }
+    /// The networks on facegate-kernels, their outputs as the GPU reads them back (`mirror`:
+    /// also the mirror pass of the one person in view, which enrol and verify need). Every
+    /// call goes through a readback, so both builds share everything after the networks.
+    fn read_here(&self, frame: &RgbImage, mirror: bool) -> Result<Readback, EngineError> {
+        let table = self.detector.table(frame)?;
+        let rows: Vec<(usize, Vec<f32>)> = self.detector.keep(&table).into_iter().map(|i| (i, table[i * ROW..][..ROW].to_vec())).collect();
+        let detections = self.detector.decode(frame.width(), frame.height(), &Readback::row_slices(&rows));
+        let (people, scored) = scored(&detections);
+        let spec = CropSpec::of(&self.meta);
+        let mut crops: Vec<Vec<f32>> = scored.iter().filter_map(|&k| spec.cut(frame, &detections[k])).collect();
+        let degenerate = crops.len() < scored.len();
+        let mirror = mirror && people == 1 && !degenerate;
+        if mirror {
+            let mut m = crops[0].clone();
+            flip(&mut m, STUDENT_INPUT);
+            crops.push(m);
         }
+        let heads = crops.iter().map(|c| self.student.run_raw(c)).collect();
+        Ok(Readback { rows, scored, heads, mirror, degenerate })
+    }
+
+    /// What the GPU must read back for `frame`, computed here: the reference the WebGPU
+    /// program is tested against (facegate-engine `readback` layout).
+    pub fn reference_readback(&self, frame: &RgbImage, mirror: bool) -> Result<Vec<f32>, EngineError> {
+        Ok(self.read_here(frame, mirror)?.to_vec())
+    }
+
+    /// The kept faces of a readback, decoded as the detector decodes its own.
+    fn decode(&self, frame: &RgbImage, read: &Readback) -> Result<Vec<Detection>, EngineError> {
+        let anchors = self.detector.anchors().len();
+        if read.rows.iter().any(|(i, row)| *i >= anchors || row.len() != ROW || row.iter().any(|v| !v.is_finite())) {
+            return Err(EngineError::Model("GPU readback: a row of an anchor the detector does not have, or not finite".into()));
+        }
+        Ok(self.detector.decode(frame.width(), frame.height(), &Readback::row_slices(&read.rows)))
     }
 
     /// The faces of `detections`; `embed`, if scored, also gets its embedding (the only
     /// face that pays for the student's mirror pass).
-    fn faces(&self, frame: &RgbImage, detections: &[Detection], embed: Option<&Detection>, nets: Nets) -> Result<Vec<Face>, EngineError> {
-        // People first, so the face a decision is made on is always scored.
-        let people = facegate_face::people(detections, PERSON_SCORE);
-        let bystanders = detections.iter().filter(|d| d.score >= PERSON_SCORE && !people.iter().any(|p| std::ptr::eq(*p, *d)));
-        let scored: Vec<&Detection> = people.iter().copied().chain(bystanders).take(MAX_SCORED_FACES).collect();
-        let target = embed.and_then(|e| scored.iter().position(|s| std::ptr::eq(*s, e)));
-        let read = match nets {
-            Nets::Read(read) => {
-                let kept: Vec<usize> = scored.iter().map(|s| detections.iter().position(|d| std::ptr::eq(d, *s)).expect("a detection")).collect();
-                read.outputs(&kept, target)
-            }
-            Nets::Kernels => None,
-        };
-        let (scores, mut embedding) = read.unwrap_or_else(|| self.student_on(frame, &scored, target));
+    fn faces(&self, frame: &RgbImage, detections: &[Detection], embed: Option<usize>, read: &Readback) -> Result<Vec<Face>, EngineError> {
+        let (people, scored) = scored(detections);
+        let target = embed.and_then(|e| scored.iter().position(|&s| s == e));
+        let scored_faces: Vec<&Detection> = scored.iter().map(|&k| &detections[k]).collect();
+        let (scores, mut embedding) = read.outputs(&scored, target).unwrap_or_else(|| self.student_on(frame, &scored_faces, target));
         let mut faces = Vec::with_capacity(detections.len());
-        for d in detections {
-            let k = scored.iter().position(|s| std::ptr::eq(*s, d));
+        for (i, d) in detections.iter().enumerate() {
+            let k = scored.iter().position(|&s| s == i);
             let [x1, y1, x2, y2] = d.raw_box;
             let score = k.map(|k| scores[k]).filter(|s| s.is_finite());
             faces.push(Face {
@@ -262,54 +263,11 @@ impl Engine {
                 detector_score: d.score,
                 liveness_score: score,
                 live: score.map(|s| s >= self.thresholds.liveness),
-                quality: quality(frame, d, people.len()),
+                quality: quality(frame, d, people),
                 embedding: if k.is_some() && k == target { embedding.take() } else { None },
             });
         }
         Ok(faces)
-    }
-
-    /// What the GPU must read back for `frame` (`mirror`: also the mirror pass of the first
-    /// scored face, as enrol and verify need), computed here on facegate-kernels with the
-    /// policy [`Self::faces`] applies: the reference the WebGPU program is tested against.
-    pub fn reference_readback(&self, frame: &RgbImage, mirror: bool) -> Result<Vec<f32>, EngineError> {
-        use crate::readback::{HEAD, at};
-        use facegate_face::ROW;
-        let table = self.detector.table(frame)?;
-        let kept = self.detector.keep(&table);
-        let rows: Vec<(usize, &[f32])> = kept.iter().map(|&i| (i, &table[i * ROW..][..ROW])).collect();
-        let detections = self.detector.decode(frame.width(), frame.height(), &rows);
-        let people = facegate_face::people(&detections, PERSON_SCORE);
-        let bystanders = detections.iter().filter(|d| d.score >= PERSON_SCORE && !people.iter().any(|p| std::ptr::eq(*p, *d)));
-        let scored: Vec<&Detection> = people.iter().copied().chain(bystanders).take(MAX_SCORED_FACES).collect();
-        let mut v = vec![0f32; at::LEN];
-        v[at::KEPT] = kept.len() as f32;
-        v[at::SCORED] = scored.len() as f32;
-        for (k, (i, row)) in rows.iter().enumerate() {
-            v[at::ROWS + k * (1 + ROW)] = *i as f32;
-            v[at::ROWS + k * (1 + ROW) + 1..][..ROW].copy_from_slice(row);
-        }
-        let spec = CropSpec::of(&self.meta);
-        let mut crops = Vec::new();
-        for (k, s) in scored.iter().enumerate() {
-            v[at::SCORED_LIST + k] = detections.iter().position(|d| std::ptr::eq(d, *s)).expect("a detection") as f32;
-            match spec.cut(frame, s) {
-                Some(c) => crops.push(c),
-                None => v[at::DEGENERATE] = 1.0,
-            }
-        }
-        if mirror && let Some(first) = crops.first() {
-            let mut m = first.clone();
-            facegate_runtime::student::flip(&mut m, facegate_runtime::student::STUDENT_INPUT);
-            crops.push(m);
-            v[at::MIRROR] = 1.0;
-        }
-        for (slot, crop) in crops.iter().enumerate() {
-            let (e, logit) = self.student.run_raw(crop);
-            v[at::HEADS + slot * HEAD..][..e.len()].copy_from_slice(&e);
-            v[at::HEADS + slot * HEAD + e.len()] = logit;
-        }
-        Ok(v)
     }
 
     /// The student on the CPU: P(live) of each scored face, and `target`'s embedding.
@@ -343,32 +301,32 @@ impl Engine {
     }
 
     /// The one face a decision is made on: exactly one person in view (bystanders aside).
-    fn single(&self, frame: &RgbImage, nets: Nets) -> Result<Face, EngineError> {
-        let detections = self.detect(frame, nets)?;
+    fn single(&self, frame: &RgbImage, read: &Readback) -> Result<Face, EngineError> {
+        let detections = self.decode(frame, read)?;
         let face = facegate_face::single_face(&detections, PERSON_SCORE)?;
         let k = detections.iter().position(|d| std::ptr::eq(d, face)).expect("a face of these detections");
-        Ok(self.faces(frame, &detections, Some(face), nets)?.swap_remove(k))
+        Ok(self.faces(frame, &detections, Some(k), read)?.swap_remove(k))
     }
 
     /// A template from the usable frames: one live, well-placed face each.
     pub fn enroll(&self, frames: &[RgbImage]) -> Result<Template, EngineError> {
-        self.enroll_from(frames.iter().map(|f| (f, Nets::Kernels)))
+        self.enroll_from(frames.len(), &mut |k| self.single(&frames[k], &self.read_here(&frames[k], true)?))
     }
 
     /// [`enroll`](Self::enroll) on each frame's outputs read back from the GPU.
     pub fn enroll_read(&self, frames: &[(RgbImage, Readback)]) -> Result<Template, EngineError> {
-        self.enroll_from(frames.iter().map(|(f, r)| (f, Nets::Read(r))))
+        self.enroll_from(frames.len(), &mut |k| self.single(&frames[k].0, &frames[k].1))
     }
 
-    fn enroll_from<'a>(&self, frames: impl ExactSizeIterator<Item = (&'a RgbImage, Nets<'a>)>) -> Result<Template, EngineError> {
-        let total = frames.len();
+    /// `single(k)`: frame k's one face.
+    fn enroll_from(&self, total: usize, single: &mut dyn FnMut(usize) -> Result<Face, EngineError>) -> Result<Template, EngineError> {
         if total == 0 {
             return Err(EngineError::NoFrames);
         }
         let mut good = Vec::new();
         let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();
-        for (frame, nets) in frames {
-            match self.single(frame, nets) {
+        for k in 0..total {
+            match single(k) {
                 Ok(face) if face.live != Some(true) => *reasons.entry("notLive".into()).or_default() += 1,
                 Ok(face) if !face.quality.good() => {
                     for r in face.quality.reasons() {
@@ -396,24 +354,36 @@ impl Engine {
 
     /// Is the one face in `frame` live, and is it the enrolled person?
     pub fn verify(&self, frame: &RgbImage, template: &Template) -> Result<Verification, EngineError> {
-        self.verify_from(frame, template, Nets::Kernels)
+        self.check_template(template)?;
+        self.verify_read(frame, template, &self.read_here(frame, true)?)
+    }
+
+    fn check_template(&self, template: &Template) -> Result<(), EngineError> {
+        if template.model_id != self.model_id {
+            return Err(EngineError::ForeignTemplate { found: template.model_id, expected: self.model_id });
+        }
+        Ok(())
     }
 
     /// [`verify`](Self::verify) on the networks' outputs read back from the GPU.
     pub fn verify_read(&self, frame: &RgbImage, template: &Template, read: &Readback) -> Result<Verification, EngineError> {
-        self.verify_from(frame, template, Nets::Read(read))
-    }
-
-    fn verify_from(&self, frame: &RgbImage, template: &Template, nets: Nets) -> Result<Verification, EngineError> {
-        if template.model_id != self.model_id {
-            return Err(EngineError::ForeignTemplate { found: template.model_id, expected: self.model_id });
-        }
-        let face = self.single(frame, nets)?;
+        self.check_template(template)?;
+        let face = self.single(frame, read)?;
         let liveness_score = face.liveness_score.unwrap_or(0.0);
         let similarity = cosine(face.embedding.as_deref().unwrap_or(&[]), &template.embedding);
         let d = self.thresholds.decide(&[(liveness_score, similarity)])?;
         Ok(Verification { live: d.live, matched: d.accept, similarity, liveness_score, reason: d.reason, quality: face.quality })
     }
+}
+
+/// The detections the student scores, by index, people first (so the face a decision is made
+/// on is always scored), then confident bystanders, at most MAX_SCORED_FACES; and how many
+/// people are in view.
+fn scored(detections: &[Detection]) -> (usize, Vec<usize>) {
+    let people = facegate_face::people(detections, PERSON_SCORE);
+    let index = |f: &Detection| detections.iter().position(|d| std::ptr::eq(d, f)).expect("one of these detections");
+    let bystanders = detections.iter().filter(|d| d.score >= PERSON_SCORE && !people.iter().any(|p| std::ptr::eq(*p, *d)));
+    (people.len(), people.iter().copied().chain(bystanders).take(MAX_SCORED_FACES).map(index).collect())
 }
 
 /// Where the face sits in the frame and how it is lit.

@@ -38,15 +38,20 @@ pub mod at {
     pub const LEN: usize = HEADS + SLOTS * HEAD;
 }
 
-/// A parsed, checked readback.
+/// The networks' outputs for one frame: read back from the GPU and checked
+/// ([`Readback::parse`]), or filled by the engine's own kernels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Readback {
     /// (anchor index, row) of each kept face, best first.
     pub rows: Vec<(usize, Vec<f32>)>,
-    scored: Vec<usize>,
-    heads: Vec<(Vec<f32>, f32)>,
-    mirror: bool,
-    degenerate: bool,
+    /// Kept-face indices the student scored, in order.
+    pub(crate) scored: Vec<usize>,
+    /// Raw (embedding, logit) per crop slot: the scored faces', then the mirror's.
+    pub(crate) heads: Vec<(Vec<f32>, f32)>,
+    /// The slot after the scored faces is the mirror image of scored face 0.
+    pub(crate) mirror: bool,
+    /// A scored face's landmarks could not be aligned: its crop is not the CPU's.
+    pub(crate) degenerate: bool,
 }
 
 impl Readback {
@@ -59,7 +64,8 @@ impl Readback {
         }
         let count = |k: usize, max: usize| -> Result<usize, EngineError> {
             let x = v[k];
-            if x.is_finite() && x.fract() == 0.0 && (0.0..=max as f32).contains(&x) { Ok(x as usize) } else { Err(bad(format!("count {x} at {k} is not in 0..={max}"))) }
+            // No float in the message: formatting one would link float printing into the wasm.
+            if x.is_finite() && x.fract() == 0.0 && (0.0..=max as f32).contains(&x) { Ok(x as usize) } else { Err(bad(format!("value {k} is not a count in 0..={max}"))) }
         };
         let (kept, scored) = (count(at::KEPT, MAX_KEPT)?, count(at::SCORED, MAX_SCORED_FACES)?);
         let (mirror, degenerate) = (count(at::MIRROR, 1)? == 1, count(at::DEGENERATE, 1)? == 1);
@@ -74,6 +80,32 @@ impl Readback {
         Ok(Self { rows, scored, heads, mirror, degenerate })
     }
 
+    /// The buffer [`parse`](Self::parse) reads (unused slots and rows zero).
+    pub fn to_vec(&self) -> Vec<f32> {
+        let mut v = vec![0f32; at::LEN];
+        v[at::KEPT] = self.rows.len() as f32;
+        v[at::SCORED] = self.scored.len() as f32;
+        v[at::MIRROR] = self.mirror as u8 as f32;
+        v[at::DEGENERATE] = self.degenerate as u8 as f32;
+        for (k, (i, row)) in self.rows.iter().enumerate() {
+            v[at::ROWS + k * (1 + ROW)] = *i as f32;
+            v[at::ROWS + k * (1 + ROW) + 1..][..ROW].copy_from_slice(row);
+        }
+        for (k, s) in self.scored.iter().enumerate() {
+            v[at::SCORED_LIST + k] = *s as f32;
+        }
+        for (slot, (e, logit)) in self.heads.iter().enumerate() {
+            v[at::HEADS + slot * HEAD..][..EMBEDDING].copy_from_slice(e);
+            v[at::HEADS + slot * HEAD + EMBEDDING] = *logit;
+        }
+        v
+    }
+
+    /// The rows as the detector's `decode` takes them.
+    pub(crate) fn row_slices(rows: &[(usize, Vec<f32>)]) -> Vec<(usize, &[f32])> {
+        rows.iter().map(|(i, r)| (*i, r.as_slice())).collect()
+    }
+
     /// P(live) of each scored face and, for `target` (a position in `scored`), its fused
     /// embedding; `None` when the GPU scored other faces than `scored` (kept-face indices),
     /// did not mirror the target, or cut a degenerate crop: the caller then runs the student
@@ -82,10 +114,10 @@ impl Readback {
         if self.degenerate || self.scored != scored {
             return None;
         }
-        let scores = self.heads[..scored.len()].iter().map(|(_, logit)| p_live(*logit)).collect();
+        let scores = self.heads.get(..scored.len())?.iter().map(|(_, logit)| p_live(*logit)).collect();
         let embedding = match target {
             None => None,
-            Some(0) if self.mirror => Some(fuse_mirror(&self.heads[0].0, &self.heads[scored.len()].0)),
+            Some(0) if self.mirror => Some(fuse_mirror(&self.heads[0].0, &self.heads.get(scored.len())?.0)),
             Some(_) => return None,
         };
         Some((scores, embedding))

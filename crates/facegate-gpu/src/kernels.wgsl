@@ -343,17 +343,20 @@ fn select_faces(@builtin(local_invocation_index) t: u32) {
   }
   var scored: array<u32, 4>;
   var n_scored = 0u;
+  var people = 0u;
   for (var round = 0u; round < 2u; round++) {
     for (var k = 0u; k < n_kept; k++) {
       let confident = score[kept[k]] >= pf(12u);
       let person = confident && side[k] >= pf(13u) * largest;
+      if (person && round == 0u) {
+        people += 1u;
+      }
       if (confident && (person == (round == 0u)) && n_scored < min(p(9u), MAX_SCORED)) {
         scored[n_scored] = k;
         n_scored += 1u;
       }
     }
   }
-  let mirror = select(0u, 1u, frame[2] == 1u && n_scored > 0u);
   var degenerate = 0u;
   for (var s = 0u; s < n_scored; s++) {
     let k = scored[s];
@@ -398,6 +401,8 @@ fn select_faces(@builtin(local_invocation_index) t: u32) {
     arena[slots + s * 8u + 3u] = -(ib * tx + ia * ty);
     arena[slots + s * 8u + 4u] = 0.0;
   }
+  // The mirror pass is for the one person a decision is made on (Engine::read_here).
+  let mirror = select(0u, 1u, frame[2] == 1u && people == 1u && degenerate == 0u);
   if (mirror == 1u) {
     for (var c = 0u; c < 4u; c++) {
       arena[slots + n_scored * 8u + c] = arena[slots + c];
