@@ -9,6 +9,6 @@ mod template;
 
 pub use engine::{Decision, Engine, Face, MAX_SCORED_FACES, PERSON_SCORE, Quality, Thresholds, Verification, frame_from_rgba};
 pub use error::EngineError;
-pub use readback::Readback;
 pub use facegate_face::RgbImage;
+pub use readback::Readback;
 pub use template::{TEMPLATE_VERSION, Template, average, cosine};

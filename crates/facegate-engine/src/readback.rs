@@ -65,7 +65,11 @@ impl Readback {
         let count = |k: usize, max: usize| -> Result<usize, EngineError> {
             let x = v[k];
             // No float in the message: formatting one would link float printing into the wasm.
-            if x.is_finite() && x.fract() == 0.0 && (0.0..=max as f32).contains(&x) { Ok(x as usize) } else { Err(bad(format!("value {k} is not a count in 0..={max}"))) }
+            if x.is_finite() && x.fract() == 0.0 && (0.0..=max as f32).contains(&x) {
+                Ok(x as usize)
+            } else {
+                Err(bad(format!("value {k} is not a count in 0..={max}")))
+            }
         };
         let (kept, scored) = (count(at::KEPT, MAX_KEPT)?, count(at::SCORED, MAX_SCORED_FACES)?);
         let (mirror, degenerate) = (count(at::MIRROR, 1)? == 1, count(at::DEGENERATE, 1)? == 1);
@@ -169,11 +173,7 @@ mod tests {
 
     #[test]
     fn foreign_or_corrupt_buffers_are_model_errors() {
-        let mut wrong = vec![
-            buffer(3, &[0], false)[..at::LEN - 1].to_vec(),
-            buffer(MAX_KEPT + 1, &[], false),
-            buffer(2, &[2], false),
-        ];
+        let mut wrong = vec![buffer(3, &[0], false)[..at::LEN - 1].to_vec(), buffer(MAX_KEPT + 1, &[], false), buffer(2, &[2], false)];
         let mut nan = buffer(1, &[0], false);
         nan[at::SCORED] = f32::NAN;
         wrong.push(nan);

@@ -13,7 +13,14 @@ use facegate_runtime::tfjs::KernelGraph;
 /// (probe name, values) for every probe of `program`, on `frame`; `mirror` as the frame
 /// header's flag (enrol and verify ask for the mirror pass). The student's probes (crop 0 and
 /// the layers after it) only for a frame with one person in view.
-pub fn expected(program: &Program, detector_json: &[u8], shard: &[u8], student_file: &[u8], frame: &RgbImage, mirror: bool) -> Result<Vec<(String, Vec<f32>)>, String> {
+pub fn expected(
+    program: &Program,
+    detector_json: &[u8],
+    shard: &[u8],
+    student_file: &[u8],
+    frame: &RgbImage,
+    mirror: bool,
+) -> Result<Vec<(String, Vec<f32>)>, String> {
     let err = |e: &dyn std::fmt::Display| e.to_string();
     let graph = KernelGraph::from_bytes(detector_json, &[shard]).map_err(|e| err(&e))?;
     let detector = Detector::new(graph.clone(), DetectorConfig::default()).map_err(|e| err(&e))?;

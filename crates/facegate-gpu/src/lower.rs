@@ -95,11 +95,15 @@ pub fn lower(detector_json: &[u8], detector_shard: &[u8], student_file: &[u8], d
     let config = DetectorConfig::default();
     let detector = Detector::new(graph.clone(), config.clone()).map_err(|e| e.to_string())?;
     let outputs = graph.output_names();
-    let [table_name] = outputs[..] else { return Err(format!("the WebGPU program reads one-output detectors (facemesh-detection-short); this one has {}", outputs.len())) };
+    let [table_name] = outputs[..] else {
+        return Err(format!("the WebGPU program reads one-output detectors (facemesh-detection-short); this one has {}", outputs.len()));
+    };
     let size = detector.input_size();
     let anchors = detector.anchors();
     let (student, meta) = StudentKernels::from_file(student_file).map_err(|e| e.to_string())?;
-    let CropSpec::Aligned { size: crop, view } = CropSpec::of(&meta) else { return Err("the WebGPU program cuts aligned crops; this student reads another".into()) };
+    let CropSpec::Aligned { size: crop, view } = CropSpec::of(&meta) else {
+        return Err("the WebGPU program cuts aligned crops; this student reads another".into());
+    };
     if config.max_faces != MAX_KEPT || MAX_SCORED_FACES > 4 {
         return Err("the readback layout and the select kernel's arrays hold 10 kept and 4 scored faces".into());
     }

@@ -27,7 +27,8 @@ fn run() -> Result<(), String> {
     let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e} (run ./build.sh setup)", p.display()));
     let student = read(&student_path)?;
     let detector = facegate_format::read_meta(&student).map_err(|e| e.to_string())?.detector().to_string();
-    let (json, shard) = facegate_runtime::tfjs::float16_weights(&read(&teachers.join(format!("{detector}.json")))?, &read(&teachers.join(format!("{detector}.bin")))?)?;
+    let (json, shard) =
+        facegate_runtime::tfjs::float16_weights(&read(&teachers.join(format!("{detector}.json")))?, &read(&teachers.join(format!("{detector}.bin")))?)?;
     let (program, weights) = facegate_gpu::lower(&json, &shard, &student, &detector)?;
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let write = |name: &str, bytes: &[u8]| std::fs::write(out.join(name), bytes).map_err(|e| format!("{}: {e}", out.join(name).display()));

@@ -97,3 +97,52 @@ impl Program {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_dispatches_spill_into_y() {
+        assert_eq!(groups_for(0), [1, 1, 1]);
+        assert_eq!(groups_for(64), [1, 1, 1]);
+        assert_eq!(groups_for(65), [2, 1, 1]);
+        let n = WORKGROUP * (MAX_GROUPS + 1);
+        let [x, y, _] = groups_for(n);
+        assert_eq!((x as usize, y), (MAX_GROUPS, 2));
+        assert!(x as usize * y as usize * WORKGROUP >= n);
+    }
+
+    #[test]
+    fn regions_are_aligned_and_disjoint() {
+        let mut r = Regions::default();
+        let (a, b) = (r.take(10), r.take(3));
+        assert_eq!((a, b, r.len), (0, 64, 67));
+    }
+
+    #[test]
+    fn out_of_bounds_programs_are_refused() {
+        let step = Step { kernel: "act", params: vec![0; 4], groups: [1, 1, 1], label: "x".into() };
+        let mut p = Program {
+            format: FORMAT,
+            model_id: "0".into(),
+            detector: "d".into(),
+            wgsl: "",
+            arena: 100,
+            weights: 0,
+            result: 90,
+            result_len: 10,
+            steps: vec![step.clone()],
+            probes: vec![],
+        };
+        assert!(p.check().is_ok());
+        p.result_len = 11;
+        assert!(p.check().is_err());
+        p.result_len = 10;
+        p.steps[0].params = vec![0; MAX_PARAMS + 1];
+        assert!(p.check().is_err());
+        p.steps[0] = step;
+        p.probes.push(Probe { name: "p".into(), kernel: "act", after: 0, at: 95, len: 6 });
+        assert!(p.check().is_err());
+    }
+}

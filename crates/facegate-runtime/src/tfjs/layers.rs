@@ -15,17 +15,52 @@ use facegate_kernels::{Activation, Conv2d, Pads};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Layer<'g> {
     /// `y = conv(x)`, bias and activation inside; `x` is `h` x `w`.
-    Conv { x: usize, y: usize, conv: &'g Conv2d, pads: Pads, h: usize, w: usize },
+    Conv {
+        x: usize,
+        y: usize,
+        conv: &'g Conv2d,
+        pads: Pads,
+        h: usize,
+        w: usize,
+    },
     /// `y = act(a + b)` (a residual add and the ReLU after it); `node` is the node whose value
     /// `y` holds (the ReLU when it is fused).
-    Add { a: usize, b: usize, y: usize, act: Activation, node: usize },
+    Add {
+        a: usize,
+        b: usize,
+        y: usize,
+        act: Activation,
+        node: usize,
+    },
     /// `y = act(x)`.
-    Act { x: usize, y: usize, act: Activation },
-    MaxPool { x: usize, y: usize, kernel: [usize; 2], stride: [usize; 2], pads: Pads, hwc: [usize; 3] },
+    Act {
+        x: usize,
+        y: usize,
+        act: Activation,
+    },
+    MaxPool {
+        x: usize,
+        y: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        pads: Pads,
+        hwc: [usize; 3],
+    },
     /// Zero padding of rows, columns and channels (`channels`: before, after).
-    Pad { x: usize, y: usize, pads: Pads, channels: (usize, usize), hwc: [usize; 3] },
+    Pad {
+        x: usize,
+        y: usize,
+        pads: Pads,
+        channels: (usize, usize),
+        hwc: [usize; 3],
+    },
     /// Row-major concatenation: for each of `outer` rows, `inner[k]` values of part k in turn.
-    Concat { parts: Vec<usize>, y: usize, outer: usize, inner: Vec<usize> },
+    Concat {
+        parts: Vec<usize>,
+        y: usize,
+        outer: usize,
+        inner: Vec<usize>,
+    },
 }
 
 /// What [`KernelGraph::layers`] returns: the layers, each value's shape (TF's, by id; empty
@@ -132,7 +167,8 @@ impl KernelGraph {
                 }
                 KernelOp::Concat => {
                     let (axis, parts) = ins.split_last().ok_or_else(|| node_err("Concat without inputs".into()))?;
-                    let axis = *ints[*axis].as_ref().and_then(|v| v.ints().ok()).and_then(|a| a.first()).ok_or_else(|| node_err("Concat without axis".into()))?;
+                    let axis =
+                        *ints[*axis].as_ref().and_then(|v| v.ints().ok()).and_then(|a| a.first()).ok_or_else(|| node_err("Concat without axis".into()))?;
                     let parts_at = &nodes[..nodes.len() - 1];
                     let first = shapes[parts_at[0]].clone();
                     let rank = first.len() as i64;
@@ -155,7 +191,10 @@ impl KernelGraph {
                     ints[i] = Some(KernelValue::Ints { shape: vec![s.len()], data: s.iter().map(|&v| v as i64).collect() });
                 }
                 op @ (KernelOp::StridedSlice { .. } | KernelOp::Pack) => {
-                    let args = ins.iter().map(|&j| ints[j].clone().ok_or_else(|| node_err("shape arithmetic on a float tensor".into()))).collect::<Result<Vec<_>>>()?;
+                    let args = ins
+                        .iter()
+                        .map(|&j| ints[j].clone().ok_or_else(|| node_err("shape arithmetic on a float tensor".into())))
+                        .collect::<Result<Vec<_>>>()?;
                     ints[i] = Some(self.eval(op, args).map_err(node_err)?);
                 }
             }

@@ -131,24 +131,6 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decodes_tf_padding_strings() {
-        assert_eq!(base64_decode("U0FNRQ==").unwrap(), b"SAME");
-        assert_eq!(base64_decode("VkFMSUQ=").unwrap(), b"VALID");
-        assert_eq!(base64_decode("Qmlhc0FkZA==").unwrap(), b"BiasAdd");
-    }
-
-    #[test]
-    fn strips_output_index_and_control_inputs() {
-        let n = NodeDef { name: "n".into(), op: "Add".into(), input: vec!["a:0".into(), "^b".into(), "c".into()], attr: Default::default() };
-        assert_eq!(n.data_inputs().collect::<Vec<_>>(), vec!["a", "c"]);
-    }
-}
-
 /// A one-shard TF.js graph model (`model.json`, its shard) with every unquantized float32
 /// weight stored as float16, as the TF.js manifest's own `float16` quantization writes it; other
 /// weights as they are. The browser build embeds the detector so (half the bytes: its published
@@ -182,4 +164,22 @@ pub fn float16_weights(model_json: &[u8], shard: &[u8]) -> Result<(Vec<u8>, Vec<
         }
     }
     Ok((serde_json::to_vec(&model).map_err(|e| e.to_string())?, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_tf_padding_strings() {
+        assert_eq!(base64_decode("U0FNRQ==").unwrap(), b"SAME");
+        assert_eq!(base64_decode("VkFMSUQ=").unwrap(), b"VALID");
+        assert_eq!(base64_decode("Qmlhc0FkZA==").unwrap(), b"BiasAdd");
+    }
+
+    #[test]
+    fn strips_output_index_and_control_inputs() {
+        let n = NodeDef { name: "n".into(), op: "Add".into(), input: vec!["a:0".into(), "^b".into(), "c".into()], attr: Default::default() };
+        assert_eq!(n.data_inputs().collect::<Vec<_>>(), vec!["a", "c"]);
+    }
 }
