@@ -130,15 +130,17 @@ build_pkg() {
 }
 
 # Formatting and clippy's lints, as errors, for the host and the browser build; and the seam:
-# what ships (facegate-wasm) links no training library.
+# what ships (facegate-wasm, and facegate-gpu, which writes the WebGPU program) links no training library.
 lint() {
   cargo fmt --all --check &&
     cargo clippy --release --locked --workspace --all-targets -- -D warnings &&
     cargo clippy --release --locked --target wasm32-unknown-unknown -p facegate-wasm -p facegate-bench-wasm -- -D warnings &&
-    if cargo tree --locked -p facegate-wasm -e normal,build --target all --prefix none | grep -q '^burn'; then
-      echo "facegate-wasm depends on burn: cargo tree -p facegate-wasm -i burn" >&2
-      return 1
-    fi
+    for shipped in facegate-wasm facegate-gpu; do
+      if cargo tree --locked -p "$shipped" -e normal,build --target all --prefix none | grep -q '^burn'; then
+        echo "$shipped depends on burn: cargo tree -p $shipped -i burn" >&2
+        return 1
+      fi
+    done
 }
 
 test_all() {

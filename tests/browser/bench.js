@@ -1,5 +1,6 @@
 // Median ms per frame of detect + crop + student (FaceGate.analyze) over 100 camera frames,
-// SIMD and plain wasm, after a 3 s warm-up; then the same frames through @vladmandic/human
+// SIMD and plain wasm, after a 3 s warm-up, and the WebGPU backend (analyzeAsync; SwiftShader
+// in this headless Chromium, labelled as such); then the same frames through @vladmandic/human
 // (tfjs wasm backend, SIMD, one thread) running what facegate replaces: BlazeFace + faceres
 // descriptor + antispoof + liveness. Results land in #out as JSON (read by bench.mjs).
 
@@ -46,6 +47,36 @@ async function run(backend, images) {
   });
   const info = gate.info();
   return { backend, simd_build: info.simd, detector: info.detector, load_ms: load, median_ms: quantile(times, 0.5), p90_ms: quantile(times, 0.9), frames: times.length, frames_with_face: withFace, width: images[0].width, height: images[0].height };
+}
+
+/** The same frames through `backend: 'webgpu'` (analyzeAsync: the networks, the face
+ * selection and the crops on the GPU, one readback per frame). Headless Chromium here has no
+ * GPU: its adapter is SwiftShader, WebGPU emulated on the CPU, and the row says so. */
+async function runWebGpu(images) {
+  const t0 = performance.now();
+  const gate = await FaceGate.create({ backend: 'webgpu' });
+  const load = performance.now() - t0;
+  const info = gate.info();
+  if (info.backend !== 'webgpu') return { backend: 'webgpu', unavailable: info.fallback };
+  const warm = performance.now();
+  for (let k = 0; performance.now() - warm < 3000; k++) await gate.analyzeAsync(images[k % images.length]);
+  let withFace = 0;
+  const times = [];
+  for (const img of images) {
+    const t = performance.now();
+    const faces = await gate.analyzeAsync(img);
+    times.push(performance.now() - t);
+    if (faces.length > 0) withFace += 1;
+  }
+  const { adapter, dispatches, readbacks, readbackBytes } = info.webgpu;
+  gate.dispose();
+  return {
+    backend: `webgpu (${adapter})`,
+    software: /swiftshader/i.test(adapter) ? 'SwiftShader: WebGPU emulated on the CPU, not a GPU' : null,
+    load_ms: load, median_ms: quantile(times, 0.5), p90_ms: quantile(times, 0.9), frames: times.length, frames_with_face: withFace,
+    dispatches_per_frame: dispatches, readbacks_per_frame: readbacks, readback_bytes_per_frame: readbackBytes,
+    upload_bytes_per_frame: images[0].width * images[0].height * 4 + 16,
+  };
 }
 
 /** Every frame fully processed: no result caching, no frame skipping, no temporal filter. */
@@ -127,7 +158,7 @@ async function runTeachers(images) {
 
 try {
   const images = await frames();
-  const results = [await run('simd', images), await run('wasm', images), await runHuman(images), await runTeachers(images)];
+  const results = [await run('simd', images), await run('wasm', images), await runWebGpu(images), await runHuman(images), await runTeachers(images)];
   const sizes = {};
   for (const flavour of ['simd', 'plain']) {
     const r = await fetch(`/pkg/${flavour}/facegate_wasm_bg.wasm`);
