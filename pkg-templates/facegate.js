@@ -43,6 +43,15 @@ const WASM_URLS = {
   simd: () => new URL('./simd/facegate_wasm_bg.wasm', import.meta.url),
   plain: () => new URL('./plain/facegate_wasm_bg.wasm', import.meta.url),
 };
+// The WebGPU backend's files, fetched only for `backend: 'webgpu'`. The module is imported by
+// URL, not by name: bundlers copy it as an asset instead of splitting this file into chunks
+// (which Vite cannot do for the worker's default IIFE build); its program and weights are
+// named here, where bundlers see them.
+const WEBGPU_URLS = {
+  module: () => new URL('./webgpu.js', import.meta.url),
+  program: () => new URL('./webgpu/program.json', import.meta.url),
+  weights: () => new URL('./webgpu/weights.bin', import.meta.url),
+};
 
 function rethrow(e) {
   if (e instanceof FaceGateError) throw e;
@@ -225,9 +234,9 @@ export class FaceGate {
    * shader error, missing files) leaves the CPU backend running and says why in `info()`. */
   async #startGpu(signal) {
     try {
-      const { createGpu } = await import('./webgpu.js');
+      const { createGpu } = await import(/* @vite-ignore */ /* webpackIgnore: true */ WEBGPU_URLS.module().href);
       checkAbort(signal);
-      this.#gpu = await createGpu({ modelId: this.#options.modelId });
+      this.#gpu = await createGpu({ modelId: this.#options.modelId, programUrl: WEBGPU_URLS.program(), weightsUrl: WEBGPU_URLS.weights() });
     } catch (e) {
       if (e instanceof FaceGateError && e.code === 'ABORTED') throw e;
       this.#fallback = `WebGPU unavailable, running on ${this.#options.backend}: ${e && e.message ? e.message : e}`;

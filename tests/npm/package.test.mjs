@@ -1,7 +1,8 @@
 // The packed npm tarball as web developers use it: installed into a fresh app, then loaded
 // by each setup the package promises to work with — a plain <script type="module"> (import
 // map, no bundler), `vite dev`, `vite build` and webpack 5 — and run in headless Chromium on a
-// real face: the page-thread engine and the worker each find the one face. On the plain page,
+// real face: the page-thread engine and the worker each find the one face, on the CPU and with
+// `backend: 'webgpu'` (SwiftShader; the module, program and weights found in every setup). On the plain page,
 // a missing or truncated wasm file and a missing worker reject create() with LOAD_FAILED
 // instead of leaving it pending; sdk-checks.js exercises the API (decisions, template binding,
 // key store, attempt limiter, large frames, abort, dispose, the worker, camera sessions on a
@@ -48,7 +49,16 @@ async function run() {
   const worker = await FaceGateWorker.create();
   const inWorker = await worker.analyze(img);
   worker.dispose();
-  return { faces: faces.length, worker: inWorker.length, backend: gate.info().backend };
+  // The WebGPU module, its program and weights, found wherever the setup put them.
+  const gpu = await FaceGate.create({ backend: 'webgpu' });
+  const onGpu = await gpu.analyzeAsync(img);
+  const { backend: gpuBackend, fallback } = gpu.info();
+  gpu.dispose();
+  const gpuWorker = await FaceGateWorker.create({ backend: 'webgpu' });
+  const inGpuWorker = await gpuWorker.analyze(img);
+  const workerBackend = (await gpuWorker.info()).backend;
+  gpuWorker.dispose();
+  return { faces: faces.length, worker: inWorker.length, backend: gate.info().backend, webgpu: [gpuBackend, onGpu.length, workerBackend, inGpuWorker.length, fallback] };
 }
 run().then((r) => { window.facegateResult = r; }, (e) => { window.facegateResult = { failure: \`\${e.code ?? e.name}: \${e.message}\` }; });
 `,
@@ -178,7 +188,7 @@ assert.ok(manifest.exports['.'].default && manifest.exports['./worker'], 'export
 const camera = path.join(app, 'camera.y4m');
 const picture = (f) => Number(f.split('_')[4].split('.')[0]);
 makeY4m(path.dirname(face), camera, 10, (f) => f.split('_')[3] === '01', (a, b) => picture(a) - picture(b));
-const chrome = await startChrome(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${camera}`]);
+const chrome = await startChrome(['--enable-unsafe-webgpu', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${camera}`]);
 let passed = 0;
 const failed = [];
 async function page(url) {
@@ -207,6 +217,8 @@ const oneFace = (r) => {
   assert.equal(r.failure, undefined);
   assert.equal(r.faces, 1, 'page thread');
   assert.equal(r.worker, 1, 'worker');
+  // Chromium here runs WebGPU on SwiftShader: the backend must start in every setup.
+  assert.deepEqual(r.webgpu, ['webgpu', 1, 'webgpu', 1, null], 'WebGPU on the page thread and in the worker');
 };
 
 try {

@@ -133,8 +133,13 @@ await check('an 8K frame is scaled before the engine: boxes in its pixels, wasm 
   // Five 1280x720 frames in the engine at once, not five 8K ones (~630 MB before scaling).
   assert(after - before <= 48 * 2 ** 20, `wasm memory grew ${before} -> ${after}`);
 });
-await check('no option that always throws: webgpu is not an option yet', async () => {
-  assert((await code(FaceGate.create({ backend: 'webgpu' }))) === 'BAD_OPTION', 'webgpu');
+await check("backend 'webgpu' runs, or falls back and says why", async () => {
+  const g = await FaceGate.create({ backend: 'webgpu' });
+  const info = g.info();
+  assert(info.backend === 'webgpu' || (info.backend === 'simd' && typeof info.fallback === 'string'), JSON.stringify(info));
+  assert((await g.analyzeAsync(img)).length === 1, 'a face, whichever runs');
+  g.dispose();
+  assert((await code(FaceGate.create({ backend: 'gpu' }))) === 'BAD_OPTION', 'unknown backend');
 });
 await check('abort and dispose', async () => {
   const ac = new AbortController();
