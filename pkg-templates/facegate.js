@@ -246,11 +246,14 @@ export class FaceGate {
   /** The GPU's readback for an RGBA frame, or null to run it on the CPU: no GPU, a frame the
    * engine will refuse (it says why), or a GPU that failed, which is then dropped for good. */
   async #read(f, mirror) {
-    if (!this.#gpu || !(Number.isInteger(f.width) && Number.isInteger(f.height) && f.width > 0 && f.height > 0 && f.data.length === f.width * f.height * 4)) return null;
+    const gpu = this.#gpu;
+    if (!gpu || !(Number.isInteger(f.width) && Number.isInteger(f.height) && f.width > 0 && f.height > 0 && f.data.length === f.width * f.height * 4)) return null;
     try {
-      return await this.#gpu.run(f, mirror);
+      return await gpu.run(f, mirror);
     } catch (e) {
-      this.#gpu.destroy?.();
+      // Disposed meanwhile: the engine call that follows says so.
+      if (this.#gpu !== gpu) return null;
+      gpu.destroy();
       this.#gpu = null;
       this.#fallback = `WebGPU stopped, running on ${this.#options.backend}: ${e && e.message ? e.message : e}`;
       return null;

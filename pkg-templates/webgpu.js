@@ -50,7 +50,13 @@ export async function createGpu({ modelId, programUrl, weightsUrl, adapter } = {
   if (weights.byteLength !== program.weights * 4) throw new GpuUnavailable(`weights.bin has ${weights.byteLength} bytes, the program ${program.weights * 4}`);
   const device = await found.requestDevice();
   const info = found.info ?? {};
-  return new Gpu(device, program, weights, `${info.vendor ?? ''} ${info.architecture ?? ''}`.trim() || 'unknown').compile();
+  const gpu = new Gpu(device, program, weights, `${info.vendor ?? ''} ${info.architecture ?? ''}`.trim() || 'unknown');
+  try {
+    return await gpu.compile();
+  } catch (e) {
+    gpu.destroy();
+    throw e;
+  }
 }
 
 class Gpu {
