@@ -50,11 +50,11 @@ export async function createGpu({ modelId, programUrl, weightsUrl, adapter } = {
   if (weights.byteLength !== program.weights * 4) throw new GpuUnavailable(`weights.bin has ${weights.byteLength} bytes, the program ${program.weights * 4}`);
   const device = await found.requestDevice();
   const info = found.info ?? {};
-  const gpu = new Gpu(device, program, weights, `${info.vendor ?? ''} ${info.architecture ?? ''}`.trim() || 'unknown');
+  const runner = new Gpu(device, program, weights, `${info.vendor ?? ''} ${info.architecture ?? ''}`.trim() || 'unknown');
   try {
-    return await gpu.compile();
+    return await runner.compile();
   } catch (e) {
-    gpu.destroy();
+    runner.destroy();
     throw e;
   }
 }

@@ -5,7 +5,11 @@ import { FaceGate, FaceGateWorker } from '/pkg/facegate.js';
 
 const TOLERANCE = 1e-3;
 const checks = [];
-const check = (name, ok, detail = '') => checks.push({ name, ok: Boolean(ok), detail });
+const check = (name, ok, detail = '') => {
+  checks.push({ name, ok: Boolean(ok), detail });
+  // Progress, for a page that does not finish (webgpu.test.mjs prints it).
+  document.title = `${checks.length} checks, last: ${name}`;
+};
 const names = new URLSearchParams(location.search).get('frames').split(',');
 
 async function load(name) {
@@ -134,6 +138,20 @@ async function fallbacks(face) {
   const info = gate.info();
   check('forced adapter failure: falls back to SIMD and says why', info.backend === 'simd' && /no WebGPU adapter/.test(info.fallback ?? ''), info.fallback);
   check('forced adapter failure: frames are still analysed', (await gate.analyzeAsync(face.frame)).length === 1 && gate.analyze(face.frame).length === 1);
+  gate.dispose();
+  // A shader that does not compile (a driver's WGSL bug, say): the CPU runs, and says why.
+  const createShaderModule = GPUDevice.prototype.createShaderModule;
+  GPUDevice.prototype.createShaderModule = function (descriptor) {
+    return createShaderModule.call(this, { ...descriptor, code: `${descriptor.code}\nfn broken( {` });
+  };
+  try {
+    gate = await FaceGate.create({ backend: 'webgpu' });
+  } finally {
+    GPUDevice.prototype.createShaderModule = createShaderModule;
+  }
+  const broken = gate.info();
+  check('shader compile error: falls back to SIMD and says why', broken.backend === 'simd' && /WGSL/.test(broken.fallback ?? ''), broken.fallback?.slice(0, 120));
+  check('shader compile error: frames are still analysed', (await gate.analyzeAsync(face.frame)).length === 1);
   gate.dispose();
   // A device lost mid-session: the next frame runs on the CPU.
   let device;

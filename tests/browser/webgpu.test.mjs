@@ -47,11 +47,11 @@ let passed = 0;
 try {
   await chrome.go(`http://127.0.0.1:${server.address().port}/webgpu.html?frames=${FRAMES.map((f) => f[0]).join(',')},blank`);
   let text = '';
-  for (let i = 0; i < 1200 && !text.startsWith('{'); i++) {
+  for (let i = 0; i < 600 && !text.startsWith('{'); i++) {
     await new Promise((r) => setTimeout(r, 500));
     text = await chrome.eval("return document.getElementById('out').textContent");
   }
-  if (!text.startsWith('{')) throw new Error(`the page did not finish: ${text}`);
+  if (!text.startsWith('{')) throw new Error(`the page did not finish (${await chrome.eval('return document.title')}): ${JSON.stringify(await chrome.consoleLog()).slice(0, 2000)}`);
   const result = JSON.parse(text);
   for (const c of result.checks) {
     console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}${c.detail ? ` (${c.detail})` : ''}`);

@@ -58,6 +58,21 @@ fn bad_input_is_a_typed_error_and_the_instance_survives() {
     assert_eq!(code(core.decide(&[], &[]).unwrap_err()), "NO_FRAMES");
     assert_eq!(code(core.decide(&[0.9], &[0.8, 0.7]).unwrap_err()), "BAD_ARGUMENT");
     assert_eq!(code(core.decide(&[0.9, f32::NAN], &[0.8, 0.7]).unwrap_err()), "BAD_ARGUMENT");
+    // A WebGPU readback that is truncated, corrupt or missing is refused, never decoded.
+    let read = facegate_engine::readback::at::LEN;
+    assert_eq!(code(core.analyze_read(&grey, 64, 48, &vec![0.0; read - 1]).unwrap_err()), "MODEL");
+    let mut bad = vec![0.0f32; read];
+    bad[facegate_engine::readback::at::KEPT] = 1.5;
+    assert_eq!(code(core.analyze_read(&grey, 64, 48, &bad).unwrap_err()), "MODEL");
+    bad[facegate_engine::readback::at::KEPT] = 1.0;
+    bad[facegate_engine::readback::at::ROWS] = 1e6;
+    assert_eq!(code(core.analyze_read(&grey, 64, 48, &bad).unwrap_err()), "MODEL");
+    assert_eq!(code(core.analyze_read(&grey[..10], 64, 48, &vec![0.0; read]).unwrap_err()), "BAD_BUFFER_SIZE");
+    assert_eq!(code(core.enroll_read(Array::of1(&frame(&grey, 64.0, 48.0))).unwrap_err()), "BAD_ARGUMENT");
+    assert_eq!(code(core.verify_read(&grey, 64, 48, b"garbage", &vec![0.0; read]).unwrap_err()), "CORRUPT_TEMPLATE");
+    // An empty readback (no face kept) is a frame without a face.
+    let none: Array = core.analyze_read(&grey, 64, 48, &vec![0.0; read]).unwrap().into();
+    assert_eq!(none.length(), 0);
     let sure = core.decide(&[1.0, 1.0], &[1.0, 1.0]).unwrap();
     assert_eq!(Reflect::get(&sure, &"reason".into()).unwrap().as_string().as_deref(), Some("ok"));
     // Still working: a grey frame has no face, and says so without an error.
