@@ -183,8 +183,8 @@ pub fn lower(detector_json: &[u8], detector_shard: &[u8], student_file: &[u8], d
     let slots = b.arena.take(SLOTS * SLOT);
     let count = b.arena.take(1);
     let result = b.arena.take(at::LEN);
-    if anchors.len() > 1024 || [at::KEPT, at::SCORED, at::MIRROR, at::DEGENERATE] != [0, 1, 2, 3] {
-        return Err("the select kernel holds 1024 anchors and the readback header's four counts".into());
+    if anchors.len() > 1024 || ROW != 17 || [at::KEPT, at::SCORED, at::MIRROR, at::DEGENERATE] != [0, 1, 2, 3] {
+        return Err("the select kernel holds 1024 anchors of 17-value rows (score, box, six keypoints) and the readback header's four counts".into());
     }
     let template: Vec<u32> = template4_view(crop, view).iter().flatten().map(|&v| f(v as f32)).collect();
     let mut params = [table, anchor_at, anchors.len(), boxes, result, slots, count, size, MAX_KEPT, MAX_SCORED_FACES].map(u).to_vec();
