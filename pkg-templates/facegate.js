@@ -320,7 +320,7 @@ export class FaceGate {
   async analyzeAsync(frame) {
     const f = toRgba(frame);
     const read = await this.#read(f, false);
-    return this.#present(this.#call((c) => (read ? c.analyzeRead(bytesOf(f), f.width, f.height, read) : c.analyze(bytesOf(f), f.width, f.height))), f);
+    return this.#present(this.#call((c) => c.analyze(bytesOf(f), f.width, f.height, read)), f);
   }
 
   #present(faces, f) {
@@ -345,7 +345,8 @@ export class FaceGate {
     const reads = [];
     for (const f of rgba) reads.push(await this.#read(f, true));
     checkAbort(signal);
-    const plain = this.#call((c) => (reads.every(Boolean) ? c.enrollRead(rgba.map((f, k) => ({ ...f, read: reads[k] }))) : c.enroll(rgba)));
+    // The GPU's readbacks go with their frames; a GPU that stopped half-way: all on the CPU.
+    const plain = this.#call((c) => c.enroll(reads.every(Boolean) ? rgba.map((f, k) => ({ ...f, read: reads[k] })) : rgba));
     const { modelId } = this.#options;
     const iv = crypto.getRandomValues(new Uint8Array(12));
     const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: associatedData(userId, modelId) }, this.#key, plain));
@@ -392,7 +393,7 @@ export class FaceGate {
       const f = toRgba(frame);
       const read = await this.#read(f, true);
       try {
-        results.push(this.#call((c) => (read ? c.verifyRead(bytesOf(f), f.width, f.height, plain, read) : c.verify(bytesOf(f), f.width, f.height, plain))));
+        results.push(this.#call((c) => c.verify(bytesOf(f), f.width, f.height, plain, read)));
       } catch (e) {
         if (list.length === 1 || !['NO_FACE', 'SEVERAL_FACES'].includes(e.code)) throw e;
         skipped = e;

@@ -313,9 +313,13 @@ impl Engine {
         self.enroll_from(frames.len(), &mut |k| self.single(&frames[k], &self.read_here(&frames[k], true)?))
     }
 
-    /// [`enroll`](Self::enroll) on each frame's outputs read back from the GPU.
-    pub fn enroll_read(&self, frames: &[(RgbImage, Readback)]) -> Result<Template, EngineError> {
-        self.enroll_from(frames.len(), &mut |k| self.single(&frames[k].0, &frames[k].1))
+    /// [`enroll`](Self::enroll) on each frame's outputs read back from the GPU (`reads[k]`
+    /// for `frames[k]`).
+    pub fn enroll_read(&self, frames: &[RgbImage], reads: &[Readback]) -> Result<Template, EngineError> {
+        if frames.len() != reads.len() {
+            return Err(EngineError::Model(format!("{} frames and {} readbacks", frames.len(), reads.len())));
+        }
+        self.enroll_from(frames.len(), &mut |k| self.single(&frames[k], &reads[k]))
     }
 
     /// `single(k)`: frame k's one face.

@@ -171,8 +171,9 @@ fn read_back_outputs_give_the_engines_own_answers() {
     assert!(!e.analyze(&live).unwrap().is_empty());
     let frames: Vec<RgbImage> = (0..3).map(|k| jpeg(data().join(format!("nuaa-sequences/live/{:03}.jpg", k * 5)))).collect();
     let template = e.enroll(&frames).unwrap();
-    let read_frames: Vec<(RgbImage, facegate_engine::Readback)> = frames.iter().map(|f| (f.clone(), read(f, true))).collect();
-    assert_eq!(e.enroll_read(&read_frames).unwrap(), template);
+    let reads: Vec<facegate_engine::Readback> = frames.iter().map(|f| read(f, true)).collect();
+    assert_eq!(e.enroll_read(&frames, &reads).unwrap(), template);
+    assert_eq!(e.enroll_read(&frames, &reads[..2]).unwrap_err().code(), "MODEL");
     for frame in [&live, &print] {
         assert_eq!(e.verify_read(frame, &template, &read(frame, true)).unwrap(), e.verify(frame, &template).unwrap());
     }

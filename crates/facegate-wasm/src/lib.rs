@@ -92,13 +92,16 @@ fn frame_of(obj: &JsValue) -> Result<RgbImage, JsValue> {
     frame_from_rgba(width, height, &bytes).map_err(engine_error)
 }
 
-/// A frame object's `read`: the WebGPU backend's readback for it.
-fn readback_of(obj: &JsValue) -> Result<Readback, JsValue> {
+/// A frame object's `read`, the WebGPU backend's readback for it, if it has one.
+fn readback_of(obj: &JsValue) -> Result<Option<Readback>, JsValue> {
     let read = Reflect::get(obj, &"read".into()).map_err(|_| js_error("BAD_ARGUMENT", "frame has no `read`"))?;
+    if read.is_undefined() || read.is_null() {
+        return Ok(None);
+    }
     if !read.is_instance_of::<Float32Array>() {
         return Err(js_error("BAD_ARGUMENT", "frame `read` must be a Float32Array"));
     }
-    Readback::parse(&Float32Array::new(&read).to_vec()).map_err(engine_error)
+    Readback::parse(&Float32Array::new(&read).to_vec()).map(Some).map_err(engine_error)
 }
 
 #[derive(Serialize)]
@@ -151,46 +154,41 @@ impl Core {
     }
 
     /// Faces in an RGBA frame: box, keypoints, liveness, quality hints.
-    pub fn analyze(&self, rgba: &[u8], width: u32, height: u32) -> Result<JsValue, JsValue> {
+    /// Faces in an RGBA frame: box, keypoints, liveness, quality hints. `read`: the networks'
+    /// outputs the WebGPU backend read back for this frame (facegate-engine `readback`
+    /// layout), else the engine runs them.
+    pub fn analyze(&self, rgba: &[u8], width: u32, height: u32, read: Option<Vec<f32>>) -> Result<JsValue, JsValue> {
         let frame = frame(rgba, width, height)?;
-        to_js(&self.engine.analyze(&frame).map_err(engine_error)?)
+        let faces = match read {
+            Some(read) => self.engine.analyze_read(&frame, &Readback::parse(&read).map_err(engine_error)?),
+            None => self.engine.analyze(&frame),
+        };
+        to_js(&faces.map_err(engine_error)?)
     }
 
     /// Template bytes (unencrypted; the JavaScript layer encrypts them) from an array of
-    /// `{data, width, height}` frames.
+    /// `{data, width, height}` frames, each with its readback in `read` (a Float32Array) when
+    /// the WebGPU backend ran it.
     pub fn enroll(&self, frames: Array) -> Result<Vec<u8>, JsValue> {
-        let frames = frames.iter().map(|f| frame_of(&f)).collect::<Result<Vec<_>, _>>()?;
-        Ok(self.engine.enroll(&frames).map_err(engine_error)?.to_bytes())
+        let images = frames.iter().map(|f| frame_of(&f)).collect::<Result<Vec<_>, _>>()?;
+        let reads = frames.iter().map(|f| readback_of(&f)).collect::<Result<Option<Vec<_>>, _>>()?;
+        let template = match reads {
+            Some(reads) => self.engine.enroll_read(&images, &reads),
+            None => self.engine.enroll(&images),
+        };
+        Ok(template.map_err(engine_error)?.to_bytes())
     }
 
-    /// `{live, match, similarity, livenessScore, reason, quality}` for the one face in the frame.
-    pub fn verify(&self, rgba: &[u8], width: u32, height: u32, template: &[u8]) -> Result<JsValue, JsValue> {
+    /// `{live, match, similarity, livenessScore, reason, quality}` for the one face in the frame;
+    /// `read` as for [`analyze`](Self::analyze).
+    pub fn verify(&self, rgba: &[u8], width: u32, height: u32, template: &[u8], read: Option<Vec<f32>>) -> Result<JsValue, JsValue> {
         let template = self.engine.template(template).map_err(engine_error)?;
         let frame = frame(rgba, width, height)?;
-        to_js(&self.engine.verify(&frame, &template).map_err(engine_error)?)
-    }
-
-    /// [`analyze`](Self::analyze) on the networks' outputs the WebGPU backend read back for
-    /// this frame (facegate-engine `readback` layout).
-    #[wasm_bindgen(js_name = analyzeRead)]
-    pub fn analyze_read(&self, rgba: &[u8], width: u32, height: u32, read: &[f32]) -> Result<JsValue, JsValue> {
-        let (frame, read) = (frame(rgba, width, height)?, Readback::parse(read).map_err(engine_error)?);
-        to_js(&self.engine.analyze_read(&frame, &read).map_err(engine_error)?)
-    }
-
-    /// [`enroll`](Self::enroll) with each frame's readback in its `read` (a Float32Array).
-    #[wasm_bindgen(js_name = enrollRead)]
-    pub fn enroll_read(&self, frames: Array) -> Result<Vec<u8>, JsValue> {
-        let frames = frames.iter().map(|f| Ok((frame_of(&f)?, readback_of(&f)?))).collect::<Result<Vec<_>, JsValue>>()?;
-        Ok(self.engine.enroll_read(&frames).map_err(engine_error)?.to_bytes())
-    }
-
-    /// [`verify`](Self::verify) on the frame's readback.
-    #[wasm_bindgen(js_name = verifyRead)]
-    pub fn verify_read(&self, rgba: &[u8], width: u32, height: u32, template: &[u8], read: &[f32]) -> Result<JsValue, JsValue> {
-        let template = self.engine.template(template).map_err(engine_error)?;
-        let (frame, read) = (frame(rgba, width, height)?, Readback::parse(read).map_err(engine_error)?);
-        to_js(&self.engine.verify_read(&frame, &template, &read).map_err(engine_error)?)
+        let verification = match read {
+            Some(read) => self.engine.verify_read(&frame, &template, &Readback::parse(&read).map_err(engine_error)?),
+            None => self.engine.verify(&frame, &template),
+        };
+        to_js(&verification.map_err(engine_error)?)
     }
 
     /// The log-in decision on several verifications of one person (their P(live) and

@@ -38,11 +38,11 @@ fn embedded_student_matches_the_native_build() {
 #[wasm_bindgen_test]
 fn bad_input_is_a_typed_error_and_the_instance_survives() {
     let mut core = Core::new().unwrap();
-    assert_eq!(code(core.analyze(&[0; 10], 4, 4).unwrap_err()), "BAD_BUFFER_SIZE");
-    assert_eq!(code(core.analyze(&[], 0, 0).unwrap_err()), "EMPTY_IMAGE");
-    assert_eq!(code(core.analyze(&[], 100_000, 100_000).unwrap_err()), "IMAGE_TOO_LARGE");
+    assert_eq!(code(core.analyze(&[0; 10], 4, 4, None).unwrap_err()), "BAD_BUFFER_SIZE");
+    assert_eq!(code(core.analyze(&[], 0, 0, None).unwrap_err()), "EMPTY_IMAGE");
+    assert_eq!(code(core.analyze(&[], 100_000, 100_000, None).unwrap_err()), "IMAGE_TOO_LARGE");
     let grey = vec![128u8; 64 * 48 * 4];
-    assert_eq!(code(core.verify(&grey, 64, 48, b"garbage").unwrap_err()), "CORRUPT_TEMPLATE");
+    assert_eq!(code(core.verify(&grey, 64, 48, b"garbage", None).unwrap_err()), "CORRUPT_TEMPLATE");
     assert_eq!(code(core.enroll(Array::new()).unwrap_err()), "NO_FRAMES");
     let frames = Array::of1(&frame(&grey, 64.0, 48.0));
     assert_eq!(code(core.enroll(frames).unwrap_err()), "NOT_ENOUGH_FRAMES");
@@ -60,23 +60,25 @@ fn bad_input_is_a_typed_error_and_the_instance_survives() {
     assert_eq!(code(core.decide(&[0.9, f32::NAN], &[0.8, 0.7]).unwrap_err()), "BAD_ARGUMENT");
     // A WebGPU readback that is truncated, corrupt or missing is refused, never decoded.
     let read = facegate_engine::readback::at::LEN;
-    assert_eq!(code(core.analyze_read(&grey, 64, 48, &vec![0.0; read - 1]).unwrap_err()), "MODEL");
+    assert_eq!(code(core.analyze(&grey, 64, 48, Some(vec![0.0; read - 1])).unwrap_err()), "MODEL");
     let mut bad = vec![0.0f32; read];
     bad[facegate_engine::readback::at::KEPT] = 1.5;
-    assert_eq!(code(core.analyze_read(&grey, 64, 48, &bad).unwrap_err()), "MODEL");
+    assert_eq!(code(core.analyze(&grey, 64, 48, Some(bad.clone())).unwrap_err()), "MODEL");
     bad[facegate_engine::readback::at::KEPT] = 1.0;
     bad[facegate_engine::readback::at::ROWS] = 1e6;
-    assert_eq!(code(core.analyze_read(&grey, 64, 48, &bad).unwrap_err()), "MODEL");
-    assert_eq!(code(core.analyze_read(&grey[..10], 64, 48, &vec![0.0; read]).unwrap_err()), "BAD_BUFFER_SIZE");
-    assert_eq!(code(core.enroll_read(Array::of1(&frame(&grey, 64.0, 48.0))).unwrap_err()), "BAD_ARGUMENT");
-    assert_eq!(code(core.verify_read(&grey, 64, 48, b"garbage", &vec![0.0; read]).unwrap_err()), "CORRUPT_TEMPLATE");
+    assert_eq!(code(core.analyze(&grey, 64, 48, Some(bad.clone())).unwrap_err()), "MODEL");
+    assert_eq!(code(core.analyze(&grey[..10], 64, 48, Some(vec![0.0; read])).unwrap_err()), "BAD_BUFFER_SIZE");
+    let with_read = frame(&grey, 64.0, 48.0);
+    Reflect::set(&with_read, &"read".into(), &JsValue::from_str("not floats")).unwrap();
+    assert_eq!(code(core.enroll(Array::of1(&with_read)).unwrap_err()), "BAD_ARGUMENT");
+    assert_eq!(code(core.verify(&grey, 64, 48, b"garbage", Some(vec![0.0; read])).unwrap_err()), "CORRUPT_TEMPLATE");
     // An empty readback (no face kept) is a frame without a face.
-    let none: Array = core.analyze_read(&grey, 64, 48, &vec![0.0; read]).unwrap().into();
+    let none: Array = core.analyze(&grey, 64, 48, Some(vec![0.0; read])).unwrap().into();
     assert_eq!(none.length(), 0);
     let sure = core.decide(&[1.0, 1.0], &[1.0, 1.0]).unwrap();
     assert_eq!(Reflect::get(&sure, &"reason".into()).unwrap().as_string().as_deref(), Some("ok"));
     // Still working: a grey frame has no face, and says so without an error.
-    let faces: Array = core.analyze(&grey, 64, 48).unwrap().into();
+    let faces: Array = core.analyze(&grey, 64, 48, None).unwrap().into();
     assert!(faces.iter().all(|f| Reflect::get(&f, &"detectorScore".into()).unwrap().as_f64().unwrap() < 0.5));
     assert!(Reflect::get(&core.info().unwrap(), &"modelId".into()).unwrap().is_string());
     assert_eq!(Reflect::get(&core.info().unwrap(), &"detector".into()).unwrap().as_string().as_deref(), Some(env!("FACEGATE_DETECTOR_NAME")));
