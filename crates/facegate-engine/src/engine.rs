@@ -214,11 +214,17 @@ impl Engine {
     /// call goes through a readback, so both builds share everything after the networks.
     fn read_here(&self, frame: &RgbImage, mirror: bool) -> Result<Readback, EngineError> {
         let table = self.detector.table(frame)?;
-        let rows: Vec<(usize, Vec<f32>)> = self.detector.keep(&table).into_iter().map(|i| (i, table[i * ROW..][..ROW].to_vec())).collect();
+        let mut rows = Vec::new();
+        for i in self.detector.keep(&table) {
+            rows.push((i, table[i * ROW..][..ROW].to_vec()));
+        }
         let detections = self.detector.decode(frame.width(), frame.height(), &Readback::row_slices(&rows));
         let (people, scored) = scored(&detections);
         let spec = CropSpec::of(&self.meta);
-        let mut crops: Vec<Vec<f32>> = scored.iter().filter_map(|&k| spec.cut(frame, &detections[k])).collect();
+        let mut crops = Vec::new();
+        for &k in &scored {
+            crops.extend(spec.cut(frame, &detections[k]));
+        }
         let degenerate = crops.len() < scored.len();
         let mirror = mirror && people == 1 && !degenerate;
         if mirror {
@@ -226,7 +232,10 @@ impl Engine {
             flip(&mut m, STUDENT_INPUT);
             crops.push(m);
         }
-        let heads = crops.iter().map(|c| self.student.run_raw(c)).collect();
+        let mut heads = Vec::with_capacity(crops.len());
+        for c in &crops {
+            heads.push(self.student.run_raw(c));
+        }
         Ok(Readback { rows, scored, heads, mirror, degenerate })
     }
 
@@ -385,9 +394,11 @@ impl Engine {
 /// people are in view.
 fn scored(detections: &[Detection]) -> (usize, Vec<usize>) {
     let people = facegate_face::people(detections, PERSON_SCORE);
-    let index = |f: &Detection| detections.iter().position(|d| std::ptr::eq(d, f)).expect("one of these detections");
-    let bystanders = detections.iter().filter(|d| d.score >= PERSON_SCORE && !people.iter().any(|p| std::ptr::eq(*p, *d)));
-    (people.len(), people.iter().copied().chain(bystanders).take(MAX_SCORED_FACES).map(index).collect())
+    let person = |d: &Detection| people.iter().any(|p| std::ptr::eq(*p, d));
+    let mut scored: Vec<usize> = (0..detections.len()).filter(|&i| person(&detections[i])).collect();
+    scored.extend((0..detections.len()).filter(|&i| detections[i].score >= PERSON_SCORE && !person(&detections[i])));
+    scored.truncate(MAX_SCORED_FACES);
+    (people.len(), scored)
 }
 
 /// Where the face sits in the frame and how it is lit.

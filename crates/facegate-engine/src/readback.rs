@@ -58,30 +58,34 @@ impl Readback {
     /// Checks every count and index; a buffer from another program, truncated or corrupt, is a
     /// `MODEL` error, never a panic.
     pub fn parse(v: &[f32]) -> Result<Self, EngineError> {
-        let bad = |what: String| EngineError::Model(format!("GPU readback: {what}"));
+        // A buffer of another program or a corrupt one: the engine's own build is out of step
+        // with its GPU program, not something a caller can fix, so one message says it.
+        let bad = || EngineError::Model(format!("GPU readback: not the {}-value layout of this engine", at::LEN));
         if v.len() != at::LEN {
-            return Err(bad(format!("{} values, the layout has {}", v.len(), at::LEN)));
+            return Err(bad());
         }
         let count = |k: usize, max: usize| -> Result<usize, EngineError> {
             let x = v[k];
-            // No float in the message: formatting one would link float printing into the wasm.
-            if x.is_finite() && x.fract() == 0.0 && (0.0..=max as f32).contains(&x) {
-                Ok(x as usize)
-            } else {
-                Err(bad(format!("value {k} is not a count in 0..={max}")))
-            }
+            if x.is_finite() && x.fract() == 0.0 && (0.0..=max as f32).contains(&x) { Ok(x as usize) } else { Err(bad()) }
         };
         let (kept, scored) = (count(at::KEPT, MAX_KEPT)?, count(at::SCORED, MAX_SCORED_FACES)?);
         let (mirror, degenerate) = (count(at::MIRROR, 1)? == 1, count(at::DEGENERATE, 1)? == 1);
-        let rows = (0..kept)
-            .map(|k| {
-                let r = &v[at::ROWS + k * (1 + ROW)..][..1 + ROW];
-                Ok((count(at::ROWS + k * (1 + ROW), u16::MAX as usize)?, r[1..].to_vec()))
-            })
-            .collect::<Result<Vec<_>, EngineError>>()?;
-        let scored = (0..scored).map(|k| count(at::SCORED_LIST + k, kept.saturating_sub(1))).collect::<Result<Vec<_>, _>>()?;
-        let heads = (0..SLOTS).map(|k| (v[at::HEADS + k * HEAD..][..EMBEDDING].to_vec(), v[at::HEADS + k * HEAD + EMBEDDING])).collect();
-        Ok(Self { rows, scored, heads, mirror, degenerate })
+        // Plain loops: iterator adapters collecting into `Result` add kilobytes of wasm here.
+        let mut rows = Vec::with_capacity(kept);
+        for k in 0..kept {
+            let at = at::ROWS + k * (1 + ROW);
+            rows.push((count(at, u16::MAX as usize)?, v[at + 1..at + 1 + ROW].to_vec()));
+        }
+        let mut list = Vec::with_capacity(scored);
+        for k in 0..scored {
+            list.push(count(at::SCORED_LIST + k, kept.saturating_sub(1))?);
+        }
+        let mut heads = Vec::with_capacity(SLOTS);
+        for k in 0..SLOTS {
+            let at = at::HEADS + k * HEAD;
+            heads.push((v[at..at + EMBEDDING].to_vec(), v[at + EMBEDDING]));
+        }
+        Ok(Self { rows, scored: list, heads, mirror, degenerate })
     }
 
     /// The buffer [`parse`](Self::parse) reads (unused slots and rows zero).

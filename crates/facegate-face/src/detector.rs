@@ -110,7 +110,12 @@ impl Detector {
 
     /// The anchors non-max suppression keeps, best first.
     pub fn keep(&self, table: &[f32]) -> Vec<usize> {
-        let (boxes, scores): (Vec<[f32; 4]>, Vec<f32>) = (0..self.anchors.len()).map(|i| self.anchor_box(i, &table[i * ROW..][..ROW])).unzip();
+        let (mut boxes, mut scores) = (Vec::with_capacity(self.anchors.len()), Vec::with_capacity(self.anchors.len()));
+        for i in 0..self.anchors.len() {
+            let (b, s) = self.anchor_box(i, &table[i * ROW..][..ROW]);
+            boxes.push(b);
+            scores.push(s);
+        }
         non_max_suppression(&boxes, &scores, self.config.max_faces, self.config.iou_threshold, self.config.min_confidence)
     }
 

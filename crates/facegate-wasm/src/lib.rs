@@ -170,12 +170,13 @@ impl Core {
     /// `{data, width, height}` frames, each with its readback in `read` (a Float32Array) when
     /// the WebGPU backend ran it.
     pub fn enroll(&self, frames: Array) -> Result<Vec<u8>, JsValue> {
-        let images = frames.iter().map(|f| frame_of(&f)).collect::<Result<Vec<_>, _>>()?;
-        let reads = frames.iter().map(|f| readback_of(&f)).collect::<Result<Option<Vec<_>>, _>>()?;
-        let template = match reads {
-            Some(reads) => self.engine.enroll_read(&images, &reads),
-            None => self.engine.enroll(&images),
-        };
+        let (mut images, mut reads) = (Vec::new(), Vec::new());
+        for f in frames.iter() {
+            images.push(frame_of(&f)?);
+            reads.extend(readback_of(&f)?);
+        }
+        // Every frame's readback, or the engine runs them all.
+        let template = if reads.len() == images.len() { self.engine.enroll_read(&images, &reads) } else { self.engine.enroll(&images) };
         Ok(template.map_err(engine_error)?.to_bytes())
     }
 
