@@ -28,25 +28,27 @@ pub fn expected(
     let (student, _) = StudentKernels::from_file(student_file).map_err(|e| err(&e))?;
     let s = detector.input_size();
     let input: Vec<f32> = resize_bilinear(frame, s, s).into_iter().map(|v| v / 127.5 - 1.0).collect();
-    let crop = || -> Result<Map, String> {
-        let face = engine.face(frame).map_err(|e| err(&e))?;
-        let c = engine.crop(frame, &face).into_iter().map(|v| v / 127.5 - 1.0).collect();
-        Map::new(STUDENT_INPUT, STUDENT_INPUT, 3, c).map_err(|e| e.0)
+    // The one person's crop (scaled as the student reads it) and the stem on it, when there is one.
+    let student_probes = match engine.face(frame) {
+        Ok(face) => {
+            let c = engine.crop(frame, &face).into_iter().map(|v| v / 127.5 - 1.0).collect();
+            let crop = Map::new(STUDENT_INPUT, STUDENT_INPUT, 3, c).map_err(|e| e.0)?;
+            let stem = student.stem.run(&crop);
+            Some((crop, stem))
+        }
+        Err(_) => None,
     };
-    let one_person = engine.face(frame).is_ok();
     let mut out = Vec::new();
     for probe in &program.probes {
         let name = probe.name.as_str();
-        if [CROP, STEM, STUDENT_DW].contains(&name) && !one_person {
-            continue;
-        }
-        let values = match name {
-            DETECTOR_INPUT => input.clone(),
-            TABLE => detector.table(frame).map_err(|e| err(&e))?,
-            CROP => crop()?.data,
-            STEM => student.stem.run(&crop()?).data,
-            STUDENT_DW => student.stages[0][0].run(&student.stem.run(&crop()?)).data,
-            RESULT => engine.reference_readback(frame, mirror).map_err(|e| err(&e))?,
+        let values = match (name, &student_probes) {
+            (CROP | STEM | STUDENT_DW, None) => continue,
+            (CROP, Some((crop, _))) => crop.data.clone(),
+            (STEM, Some((_, stem))) => stem.data.clone(),
+            (STUDENT_DW, Some((_, stem))) => student.stages[0][0].run(stem).data,
+            (DETECTOR_INPUT, _) => input.clone(),
+            (TABLE, _) => detector.table(frame).map_err(|e| err(&e))?,
+            (RESULT, _) => engine.reference_readback(frame, mirror).map_err(|e| err(&e))?,
             _ => {
                 let node = name.splitn(3, ' ').nth(2).ok_or_else(|| format!("probe {name} names no node"))?;
                 let x = Map::new(s, s, 3, input.clone()).map_err(|e| e.0)?;

@@ -14,7 +14,7 @@ mod map;
 mod ops;
 
 pub use conv::{Conv2d, ConvKind};
-pub use map::{Activation, Map, Pads};
+pub use map::{Activation, Map, Pads, out_len};
 pub use ops::{add_in_place, affine, linear, max_pool, mean_window, pad, prelu, scale_channels, sigmoid};
 
 /// A kernel's arguments that do not fit together: a programming error in the network's

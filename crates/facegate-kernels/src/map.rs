@@ -108,7 +108,7 @@ impl Pads {
 
 /// Output length of a window of `span` cells sliding by `stride` over `len` cells padded by
 /// `before` and `after` (0 when the window does not fit).
-pub(crate) fn out_len(len: usize, before: usize, after: usize, span: usize, stride: usize) -> usize {
+pub fn out_len(len: usize, before: usize, after: usize, span: usize, stride: usize) -> usize {
     let padded = len + before + after;
     if padded < span || stride == 0 { 0 } else { (padded - span) / stride + 1 }
 }

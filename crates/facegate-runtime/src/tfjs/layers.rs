@@ -9,7 +9,7 @@
 use super::error::{Result, TfjsError};
 use super::kernel_graph::{KernelGraph, KernelOp, KernelValue, pads_for};
 use super::schedule::Schedule;
-use facegate_kernels::{Activation, Conv2d, Pads};
+use facegate_kernels::{Activation, Conv2d, Pads, out_len};
 
 /// One step over float values; `x`, `y`, `a`, `b` and `parts` are value ids.
 #[derive(Debug, Clone, PartialEq)]
@@ -145,8 +145,7 @@ impl KernelGraph {
                 KernelOp::MaxPool { kernel, stride, padding } => {
                     let [h, w, c] = hwc_of(0).map_err(node_err)?;
                     let pads = pads_for(*padding, h, w, *kernel, *stride);
-                    let out = |len: usize, before: usize, after: usize, k: usize, s: usize| (len + before + after).saturating_sub(k) / s + 1;
-                    shapes[i] = vec![1, out(h, pads.top, pads.bottom, kernel[0], stride[0]), out(w, pads.left, pads.right, kernel[1], stride[1]), c];
+                    shapes[i] = vec![1, out_len(h, pads.top, pads.bottom, kernel[0], stride[0]), out_len(w, pads.left, pads.right, kernel[1], stride[1]), c];
                     layers.push(Layer::MaxPool { x: ins[0], y: i, kernel: *kernel, stride: *stride, pads, hwc: [h, w, c] });
                 }
                 KernelOp::Pad => {
